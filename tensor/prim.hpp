@@ -1,0 +1,128 @@
+// prim: the non-recording primitives of the tensor layer.
+//
+// Everything here computes on tensor data and records nothing for autograd; differentiable versions
+// live in ops/ and call these in both their forward and backward. Compute primitives take any layout
+// and make inputs contiguous on entry where their kernels need it; outputs are new contiguous tensors
+// unless the name ends in `_` (in place). Each compute primitive has one switch on the device in
+// tensor/dispatch.cpp; the CPU kernels are in tensor/cpu/, the CUDA ones in tensor/cuda/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tensor/rng.hpp"
+#include "tensor/tensor.hpp"
+
+namespace wb::prim {
+
+// ---------------- views: metadata only, no copy (view.cpp) ----------------
+Tensor view(const Tensor& x, Shape shape);  // one -1 allowed; throws if the strides do not allow a view
+Tensor reshape(const Tensor& x, Shape shape);  // a view when possible, else a contiguous copy
+std::optional<Tensor> try_view(const Tensor& x, const Shape& shape);  // nullopt when a view is impossible
+Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims);
+Tensor transpose(const Tensor& x, std::int64_t a, std::int64_t b);
+Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_t end, std::int64_t step = 1);
+Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index);  // drops the axis
+Tensor expand(const Tensor& x, const Shape& shape);  // broadcast view, stride 0 on expanded axes
+Tensor unsqueeze(const Tensor& x, std::int64_t axis);
+Tensor squeeze(const Tensor& x, std::int64_t axis);
+// True when the last two axes of x can be handed to ?gemm as-is (row-major or transposed).
+bool gemm_compatible(const Tensor& x);
+
+// ---------------- memory ----------------
+Tensor contiguous(const Tensor& x);  // x itself when already contiguous
+Tensor clone(const Tensor& x);       // always a fresh contiguous copy
+Tensor empty_like(const Tensor& x);
+Tensor zeros_like(const Tensor& x);
+void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst's shape, cast to its dtype
+Tensor cast(const Tensor& x, DType dtype);
+Tensor to_device(const Tensor& x, Device device);
+void fill_(const Tensor& x, double value);
+
+// ---------------- elementwise ----------------
+enum class Unary {
+  neg, exp, log, sqrt, abs, sign, relu, gelu, tanh, square, reciprocal,
+  pow,             // x^p
+  add_scalar,      // x + p
+  mul_scalar,      // x * p
+  soft_threshold,  // max(x - p, 0): the nonnegative soft threshold ReLU(x - p)
+  gt_scalar,       // 1 where x > p, else 0
+};
+Tensor unary(Unary op, const Tensor& x, double p = 0.0);
+void unary_(Unary op, const Tensor& x, double p = 0.0);  // in place (x must be contiguous)
+
+// Fused backward of a unary map: dx = dy * f'(.), where `saved` is the input x or output y:
+//   relu, soft_threshold, abs(sign): saved = y or x (only its sign pattern is used)
+//   gelu, tanh(y), exp(y), log(x), sqrt(y), pow(x), reciprocal(y), square(x)
+Tensor unary_backward(Unary op, const Tensor& dy, const Tensor& saved, double p = 0.0);
+
+enum class Binary { add, sub, mul, div, maximum, minimum, pow, eq, gt, lt };
+Tensor binary(Binary op, const Tensor& a, const Tensor& b);  // NumPy broadcasting
+void binary_(Binary op, const Tensor& a, const Tensor& b);   // a = a op b; b broadcast to a's shape
+void axpy_(const Tensor& y, const Tensor& x, double alpha);  // y += alpha * x (same shape)
+void scale_(const Tensor& x, double alpha);                  // x *= alpha
+// out = where(mask != 0, value, x); mask broadcast to x's shape, any dtype.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+
+// ---------------- reductions ----------------
+// Sum over `axes` (empty: all axes). Sums accumulate in double.
+Tensor sum(const Tensor& x, std::vector<std::int64_t> axes, bool keepdim = false);
+struct MaxResult {
+  Tensor values;
+  Tensor indices;  // i64
+};
+MaxResult max(const Tensor& x, std::int64_t axis, bool keepdim = false);
+// Sums g over the axes it was broadcast along, giving a tensor of `shape` (broadcast backward).
+Tensor reduce_to_shape(const Tensor& g, const Shape& shape);
+double sum_all(const Tensor& x);  // accumulated in double
+
+// ---------------- matrix products ----------------
+// a: (..., M, K), b: (..., K, N) with broadcast batch axes -> (..., M, N). Transposed operands
+// (e.g. prim::transpose(w, -1, -2)) are passed to ?gemm as transpose flags, never copied.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// c = alpha * a @ b + beta * c for 2-D operands; c must be contiguous.
+void gemm_(const Tensor& c, const Tensor& a, const Tensor& b, double alpha, double beta);
+
+// ---------------- fused kernels ----------------
+Tensor softmax(const Tensor& x, std::int64_t axis);
+Tensor softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t axis);  // y = softmax output
+Tensor log_softmax(const Tensor& x, std::int64_t axis);
+Tensor log_softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t axis);  // y = log_softmax output
+
+struct LayerNormResult {
+  Tensor y, mean, rstd;  // mean, rstd: x's shape without the last axis
+};
+// Normalizes over the last axis; gamma, beta of shape (D) or undefined.
+LayerNormResult layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+struct LayerNormGrads {
+  Tensor dx, dgamma, dbeta;  // dgamma/dbeta undefined when gamma was undefined
+};
+LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& gamma);
+
+// Cross-entropy of logits (B, C) against class indices (B, i64), averaged over targets that are not
+// ignore_index, with label smoothing s: target distribution (1-s) onehot + s/C.
+struct CrossEntropyResult {
+  Tensor loss;      // scalar
+  Tensor log_prob;  // (B, C), saved for the backward
+  std::int64_t count = 0;  // targets that were not ignored
+};
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index,
+                                 double label_smoothing);
+Tensor cross_entropy_backward(double dloss, const Tensor& log_prob, const Tensor& target,
+                              std::int64_t ignore_index, double label_smoothing, std::int64_t count);
+
+// ---------------- indexing ----------------
+Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index);  // index: 1-D i64
+// out[.., index[i], ..] += src[.., i, ..] along axis; out is modified in place.
+void index_add_(const Tensor& out, std::int64_t axis, const Tensor& index, const Tensor& src);
+Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index);  // index: same rank as x, i64
+void scatter_add_(const Tensor& out, std::int64_t axis, const Tensor& index, const Tensor& src);
+
+// ---------------- random fills (project RNG, same stream on every machine) ----------------
+void uniform_(const Tensor& x, double lo, double hi, Generator& gen);
+void normal_(const Tensor& x, double mean, double stddev, Generator& gen);
+void bernoulli_(const Tensor& x, double p, Generator& gen);  // 1 with probability p, else 0
+
+}  // namespace wb::prim
