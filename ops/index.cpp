@@ -84,8 +84,17 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
   if (weight.dim() != 2)
     throw std::invalid_argument(fmt::format("embedding: weight must be (V, D), got {}", shape_str(weight.shape())));
+  if (!ids.defined() || ids.dtype() != DType::i64)
+    throw std::invalid_argument(fmt::format("embedding: ids must be an i64 tensor, got {}",
+                                            ids.defined() ? dtype_name(ids.dtype()) : "an undefined tensor"));
   const Tensor flat = prim::reshape(ids, {-1});
-  Tensor rows = prim::index_select(weight, 0, flat);
+  Tensor rows;
+  try {
+    rows = prim::index_select(weight, 0, flat);
+  } catch (const std::invalid_argument& e) {  // e.g. an id out of range: name this op and the table
+    throw std::invalid_argument(fmt::format("embedding: ids {} into a table of {} rows: {}", shape_str(ids.shape()),
+                                            weight.size(0), e.what()));
+  }
   Shape out_shape = ids.shape();
   out_shape.push_back(weight.size(1));
   Tensor y = prim::reshape(rows, out_shape);

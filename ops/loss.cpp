@@ -50,8 +50,9 @@ class MseNode final : public autograd::Node {
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index, double label_smoothing) {
-  if (logits.dim() < 1 || target.dim() != logits.dim() - 1)
-    throw std::invalid_argument(fmt::format("cross_entropy: logits {} need targets with one axis fewer, got {}",
+  if (logits.dim() < 1 || target.shape() != Shape(logits.shape().begin(), logits.shape().end() - 1))
+    throw std::invalid_argument(fmt::format("cross_entropy: logits {} need targets of their shape without the last "
+                                            "axis, got {}",
                                             shape_str(logits.shape()), shape_str(target.shape())));
   const std::int64_t c = logits.size(-1);
   const Tensor l2 = prim::reshape(logits, {-1, c});
@@ -66,6 +67,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ig
 Tensor mse(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape())
     throw std::invalid_argument(fmt::format("mse: shapes differ ({} and {})", shape_str(a.shape()), shape_str(b.shape())));
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(fmt::format("mse: dtypes differ ({} and {}); cast one with ops::cast", dtype_name(a.dtype()),
+                                            dtype_name(b.dtype())));
   const Tensor diff = prim::binary(prim::Binary::sub, a, b);
   const double v = prim::sum_all(prim::unary(prim::Unary::square, diff)) / static_cast<double>(std::max<std::int64_t>(1, a.numel()));
   Tensor y = prim::to_device(Tensor::scalar(v, a.dtype()), a.device());

@@ -5,9 +5,11 @@
 
 #include "ops/activation.hpp"
 #include "ops/arith.hpp"
+#include "ops/coding_rate.hpp"
 #include "ops/dropout.hpp"
 #include "ops/index.hpp"
 #include "ops/layer_norm.hpp"
+#include "ops/logdet.hpp"
 #include "ops/loss.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce.hpp"

@@ -9,12 +9,12 @@ namespace wb::ops {
 namespace {
 
 // Shape of x with the reduced axes kept as size 1.
-Shape keepdim_shape(const Shape& shape, std::vector<std::int64_t> axes) {
+Shape keepdim_shape(const Shape& shape, std::vector<std::int64_t> axes, const char* what) {
   const auto nd = static_cast<std::int64_t>(shape.size());
   Shape k = shape;
   if (axes.empty())
     for (std::int64_t i = 0; i < nd; ++i) axes.push_back(i);
-  for (auto a : axes) k[static_cast<std::size_t>(normalize_axis(a, nd, "sum"))] = 1;
+  for (auto a : axes) k[static_cast<std::size_t>(normalize_axis(a, nd, what))] = 1;
   return k;
 }
 
@@ -56,12 +56,12 @@ class MaxNode final : public autograd::Node {
 
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   Tensor y = prim::sum(x, axes, keepdim);
-  autograd::record<SumNode>(y, {x}, x.shape(), keepdim_shape(x.shape(), axes), 1.0, "sum");
+  autograd::record<SumNode>(y, {x}, x.shape(), keepdim_shape(x.shape(), axes, "sum"), 1.0, "sum");
   return y;
 }
 
 Tensor mean(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
-  const Shape kept = keepdim_shape(x.shape(), axes);
+  const Shape kept = keepdim_shape(x.shape(), axes, "mean");
   const std::int64_t count = std::max<std::int64_t>(1, x.numel() / std::max<std::int64_t>(1, numel_of(kept)));
   const double scale = 1.0 / static_cast<double>(count);
   Tensor y = prim::unary(prim::Unary::mul_scalar, prim::sum(x, axes, keepdim), scale);

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -58,7 +60,7 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* what) {
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* what) {
   if (a.dtype() != b.dtype())
-    throw std::invalid_argument(fmt::format("{}: dtypes differ ({} {} and {} {}); cast one with prim::cast / ops::to",
+    throw std::invalid_argument(fmt::format("{}: dtypes differ ({} {} and {} {}); cast one with prim::cast / ops::cast",
                                             what, shape_str(a.shape()), dtype_name(a.dtype()), shape_str(b.shape()),
                                             dtype_name(b.dtype())));
 }
@@ -73,6 +75,20 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* what) {
   if (a.shape() != b.shape())
     throw std::invalid_argument(
         fmt::format("{}: shapes differ ({} and {})", what, shape_str(a.shape()), shape_str(b.shape())));
+}
+
+// Op names for the messages of the elementwise primitives, so an error from ops::relu says "relu".
+const char* op_name(Unary op) {
+  static constexpr const char* names[] = {"neg",  "exp",  "log",  "sqrt",   "abs",        "sign",
+                                          "relu", "gelu", "tanh", "square", "reciprocal", "pow",
+                                          "add_scalar", "mul_scalar", "soft_threshold", "gt_scalar"};
+  static_assert(std::size(names) == static_cast<std::size_t>(Unary::gt_scalar) + 1);
+  return names[static_cast<std::size_t>(op)];
+}
+const char* op_name(Binary op) {
+  static constexpr const char* names[] = {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "eq", "gt", "lt"};
+  static_assert(std::size(names) == static_cast<std::size_t>(Binary::lt) + 1);
+  return names[static_cast<std::size_t>(op)];
 }
 
 // (outer, r, inner) split of `shape` at `axis`.
@@ -156,8 +172,8 @@ void fill_(const Tensor& x, double value) {
 // ---------------- elementwise ----------------
 
 Tensor unary(Unary op, const Tensor& x, double p) {
-  check_defined(x, "unary", "x");
-  check_floating(x, "unary");
+  check_defined(x, op_name(op), "x");
+  check_floating(x, op_name(op));
   const Tensor xc = contiguous(x);
   Tensor out = empty_like(xc);
   switch (x.device()) {
@@ -199,12 +215,13 @@ Tensor unary_backward(Unary op, const Tensor& dy, const Tensor& saved, double p)
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
-  check_defined(a, "binary", "a");
-  check_defined(b, "binary", "b");
-  check_same_dtype(a, b, "binary");
-  check_same_device(a, b, "binary");
-  check_floating(a, "binary");
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), "binary");
+  const char* what = op_name(op);
+  check_defined(a, what, "a");
+  check_defined(b, what, "b");
+  check_same_dtype(a, b, what);
+  check_same_device(a, b, what);
+  check_floating(a, what);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), what);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const Tensor ea = expand(a, shape), eb = expand(b, shape);
   switch (a.device()) {
@@ -250,6 +267,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_defined(mask, "masked_fill", "mask");
   check_floating(x, "masked_fill");
   check_same_device(x, mask, "masked_fill");
+  if (broadcast_shapes(x.shape(), mask.shape(), "masked_fill") != x.shape())
+    throw std::invalid_argument(fmt::format("masked_fill: mask {} does not broadcast to the input's shape {}",
+                                            shape_str(mask.shape()), shape_str(x.shape())));
   Tensor out = empty_like(x);
   const Tensor em = expand(mask, x.shape());
   switch (x.device()) {
@@ -503,13 +523,196 @@ void gemm_(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double alpha
   }
 }
 
+// ---------------- symmetric positive-definite linear algebra ----------------
+
+namespace {
+
+Shape batch_shape_of(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 2); }
+
+// Element offsets (from raw_data()) of the matrices in x's last two axes, in row-major batch order.
+std::vector<std::int64_t> matrix_offsets(const Tensor& x) {
+  const std::int64_t nb = x.dim() - 2;
+  const std::int64_t count = numel_of(batch_shape_of(x));
+  std::vector<std::int64_t> off(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(nb), 0);
+  std::int64_t cur = 0;
+  for (std::int64_t c = 0; c < count; ++c) {
+    off[static_cast<std::size_t>(c)] = cur;
+    for (std::int64_t a = nb - 1; a >= 0; --a) {
+      const auto ua = static_cast<std::size_t>(a);
+      if (++idx[ua] < x.size(a)) {
+        cur += x.stride(a);
+        break;
+      }
+      cur -= x.stride(a) * (x.size(a) - 1);
+      idx[ua] = 0;
+    }
+  }
+  return off;
+}
+
+// Describes x (..., R, C) for BLAS, or false when its last two axes cannot be passed as they are.
+bool matrix_batch(const Tensor& x, cpu::MatrixBatch& mb) {
+  mb.rows = x.size(-2);
+  mb.cols = x.size(-1);
+  if (mb.rows == 0 || mb.cols == 0) {  // nothing is read: any layout will do
+    mb.trans = false;
+    mb.ld = std::max<std::int64_t>(1, mb.cols);
+  } else if (!gemm_layout(mb.rows, mb.cols, x.stride(-2), x.stride(-1), mb.trans, mb.ld)) {
+    return false;
+  }
+  mb.offsets = matrix_offsets(x);
+  return true;
+}
+
+void check_matrices(const Tensor& x, const char* what, const char* arg, bool square) {
+  check_defined(x, what, arg);
+  check_floating(x, what);
+  if (x.dim() < 2 || (square && x.size(-1) != x.size(-2)))
+    throw std::invalid_argument(fmt::format("{}: '{}' must be {} matrices (..., {}), got {} {}", what, arg,
+                                            square ? "square" : "a batch of", square ? "n, n" : "M, K",
+                                            shape_str(x.shape()), dtype_name(x.dtype())));
+}
+
+// "batch index 5 = [1, 2] of batch shape (2, 3)" for a flat index into x's batch axes.
+std::string batch_position(const Tensor& x, std::int64_t flat) {
+  const Shape bs = batch_shape_of(x);
+  if (bs.empty()) return "the matrix";
+  std::vector<std::int64_t> idx(bs.size());
+  std::int64_t r = flat;
+  for (std::size_t a = bs.size(); a-- > 0;) {
+    idx[a] = r % bs[a];
+    r /= bs[a];
+  }
+  return fmt::format("batch index {} = [{}] of batch shape {}", flat, fmt::join(idx, ", "), shape_str(bs));
+}
+
+}  // namespace
+
+Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
+  check_matrices(x, "gram", "x", false);
+  Tensor xv = x.detach();
+  cpu::MatrixBatch xb;
+  if (!matrix_batch(xv, xb)) {
+    xv = contiguous(xv);
+    matrix_batch(xv, xb);
+  }
+  const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
+  Shape out_shape = batch_shape_of(x);
+  out_shape.insert(out_shape.end(), {n, n});
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  switch (x.device()) {
+    case Device::CPU: cpu::gram(xv, xb, form, alpha, beta, out); break;
+    case Device::CUDA: cuda::gram(xv, xb, form, alpha, beta, out); break;
+  }
+  return out;
+}
+
+void cholesky_(const Tensor& a, const char* what) {
+  check_matrices(a, what, "a", true);
+  if (!a.is_contiguous())
+    throw std::invalid_argument(fmt::format("{}: factors in place and needs a contiguous tensor, got a view of {}; "
+                                            "use prim::cholesky",
+                                            what, shape_str(a.shape())));
+  const std::int64_t n = a.size(-1), batch = numel_of(batch_shape_of(a));
+  cpu::CholeskyStatus st;
+  switch (a.device()) {
+    case Device::CPU: st = cpu::cholesky(a, batch, n); break;
+    case Device::CUDA: st = cuda::cholesky(a, batch, n); break;
+  }
+  if (st.batch >= 0)
+    throw std::runtime_error(fmt::format(
+        "{}: {} of {} {} is not positive definite: ?potrf failed at pivot {} (0-based), where the leading "
+        "{}x{} minor is not positive definite (pivot value {:.6g}). Hint: a Gram matrix plus a positive multiple of "
+        "the identity always factors; NaN or Inf in the input, or an indefinite matrix, ends here",
+        what, batch_position(a, st.batch), shape_str(a.shape()), dtype_name(a.dtype()), st.pivot - 1, st.pivot,
+        st.pivot, st.value));
+}
+
+Tensor cholesky(const Tensor& a, const char* what) {
+  check_matrices(a, what, "a", true);
+  Tensor l = clone(a);
+  cholesky_(l, what);
+  return l;
+}
+
+Tensor cholesky_logdet(const Tensor& l) {
+  check_matrices(l, "cholesky_logdet", "l", true);
+  const Tensor lc = contiguous(l);
+  const std::int64_t n = l.size(-1), batch = numel_of(batch_shape_of(l));
+  Tensor out = Tensor::empty(batch_shape_of(l), l.dtype(), l.device());
+  switch (l.device()) {
+    case Device::CPU: cpu::cholesky_logdet(lc, batch, n, out); break;
+    case Device::CUDA: cuda::cholesky_logdet(lc, batch, n, out); break;
+  }
+  return out;
+}
+
+void cholesky_solve_(const Tensor& l, const Tensor& b, Side side, double alpha) {
+  check_matrices(l, "cholesky_solve_", "l", true);
+  check_matrices(b, "cholesky_solve_", "b", false);
+  check_same_dtype(l, b, "cholesky_solve_");
+  check_same_device(l, b, "cholesky_solve_");
+  const std::int64_t n = l.size(-1);
+  const std::int64_t along = side == Side::left ? b.size(-2) : b.size(-1);
+  if (batch_shape_of(l) != batch_shape_of(b) || along != n)
+    throw std::invalid_argument(fmt::format(
+        "cholesky_solve_: factor {} and right-hand side {} do not match for a {} solve (need the same batch axes and "
+        "b's {} axis of size {})",
+        shape_str(l.shape()), shape_str(b.shape()), side == Side::left ? "left (A^-1 B)" : "right (B A^-1)",
+        side == Side::left ? "row" : "column", n));
+  for (std::int64_t a = 0; a + 2 < b.dim(); ++a)
+    if (b.size(a) > 1 && b.stride(a) == 0)
+      throw std::invalid_argument(fmt::format("cholesky_solve_: b {} is an expanded view (axis {} has stride 0); "
+                                              "solving in place would write aliased memory",
+                                              shape_str(b.shape()), a));
+  const Tensor lc = contiguous(l);
+  cpu::MatrixBatch bb;
+  if (!matrix_batch(b, bb)) {
+    const Tensor tmp = contiguous(b);
+    cholesky_solve_(lc, tmp, side, alpha);
+    copy_(b, tmp);
+    return;
+  }
+  switch (b.device()) {
+    case Device::CPU: cpu::cholesky_solve(lc, n, b, bb, side, alpha); return;
+    case Device::CUDA: cuda::cholesky_solve(lc, n, b, bb, side, alpha); return;
+  }
+}
+
+Tensor cholesky_solve(const Tensor& l, const Tensor& b, Side side, double alpha) {
+  check_matrices(b, "cholesky_solve", "b", false);
+  Tensor x = clone(b);
+  cholesky_solve_(l, x, side, alpha);
+  return x;
+}
+
+Tensor cholesky_inverse(const Tensor& l) {
+  check_matrices(l, "cholesky_inverse", "l", true);
+  const Tensor lc = contiguous(l);
+  const std::int64_t n = l.size(-1), batch = numel_of(batch_shape_of(l));
+  Tensor out = empty_like(lc);
+  cpu::CholeskyStatus st;
+  switch (l.device()) {
+    case Device::CPU: st = cpu::cholesky_inverse(lc, batch, n, out); break;
+    case Device::CUDA: st = cuda::cholesky_inverse(lc, batch, n, out); break;
+  }
+  if (st.batch >= 0)
+    throw std::runtime_error(fmt::format("cholesky_inverse: {} of factor {} {} has a zero on its diagonal at {} "
+                                         "(0-based), so the matrix is singular; pass the factor from prim::cholesky",
+                                         batch_position(l, st.batch), shape_str(l.shape()), dtype_name(l.dtype()),
+                                         st.pivot - 1));
+  return out;
+}
+
 // ---------------- fused kernels ----------------
 
 namespace {
 Tensor softmax_impl(const Tensor& x, std::int64_t axis, bool log) {
-  check_defined(x, "softmax", "x");
-  check_floating(x, "softmax");
-  const std::int64_t a = normalize_axis(axis, x.dim(), "softmax");
+  const char* what = log ? "log_softmax" : "softmax";
+  check_defined(x, what, "x");
+  check_floating(x, what);
+  const std::int64_t a = normalize_axis(axis, x.dim(), what);
   const Tensor xc = contiguous(x);
   const Split3 s = split_at(x.shape(), a);
   Tensor y = empty_like(xc);

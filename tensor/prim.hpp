@@ -84,6 +84,35 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // c = alpha * a @ b + beta * c for 2-D operands; c must be contiguous.
 void gemm_(const Tensor& c, const Tensor& a, const Tensor& b, double alpha, double beta);
 
+// ---------------- symmetric positive-definite linear algebra (cpu/linalg.cpp) ----------------
+// Batched over leading axes; f32 and f64. Matrix operands may be strided views whose last two axes
+// can be handed to BLAS (one unit stride); batch axes may have any strides. Many small matrices run
+// as one parallel loop of single-threaded BLAS/LAPACK calls, a few large ones let OpenBLAS thread.
+enum class Gram {
+  xtx,  // X^T X: (..., M, K) -> (..., K, K)
+  xxt,  // X X^T: (..., M, K) -> (..., M, M)
+};
+// beta I + alpha * (X^T X or X X^T) through ?syrk; the full symmetric matrix is written.
+Tensor gram(const Tensor& x, Gram form, double alpha, double beta = 0.0);
+// Cholesky factor of symmetric positive-definite A (..., n, n): A = L L^T with L lower triangular
+// (?potrf; only A's lower triangle is read; L's upper triangle is zero). A matrix that is not positive
+// definite throws std::runtime_error naming the batch index and the failing pivot. `what` names the
+// caller in that message. cholesky_ factors a contiguous A in place.
+Tensor cholesky(const Tensor& a, const char* what = "cholesky");
+void cholesky_(const Tensor& a, const char* what = "cholesky_");
+// logdet A = 2 sum_i log L_ii from the factor L (..., n, n) -> (...), accumulated in double.
+Tensor cholesky_logdet(const Tensor& l);
+enum class Side {
+  left,   // X = A^{-1} B,  B: (..., n, m)
+  right,  // X = B A^{-1},  B: (..., m, n)
+};
+// B <- alpha * A^{-1} B (left) or alpha * B A^{-1} (right), A = L L^T, by two triangular solves
+// (?trsm), in place on b (any view; l and b have the same batch shape).
+void cholesky_solve_(const Tensor& l, const Tensor& b, Side side, double alpha = 1.0);
+Tensor cholesky_solve(const Tensor& l, const Tensor& b, Side side, double alpha = 1.0);
+// A^{-1} (full symmetric) from the factor L (..., n, n), through ?potri.
+Tensor cholesky_inverse(const Tensor& l);
+
 // ---------------- fused kernels ----------------
 Tensor softmax(const Tensor& x, std::int64_t axis);
 Tensor softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t axis);  // y = softmax output

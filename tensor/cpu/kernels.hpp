@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "tensor/prim.hpp"
 
@@ -36,6 +37,33 @@ struct GemmBatch {
   double alpha = 1.0, beta = 0.0;
 };
 void gemm(const GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c);
+
+// linalg.cpp: batched symmetric positive-definite kernels. A MatrixBatch describes offsets.size()
+// matrices of rows x cols inside one tensor: element offsets from raw_data() and the ?gemm-style
+// layout (trans: the view is the transpose of a row-major matrix with leading dimension ld).
+struct MatrixBatch {
+  std::vector<std::int64_t> offsets;
+  std::int64_t rows = 0, cols = 0;
+  bool trans = false;
+  std::int64_t ld = 0;
+};
+// out contiguous (batch, n, n) = beta I + alpha (X^T X or X X^T), full symmetric.
+void gram(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out);
+// In place on a contiguous (batch, n, n), lower factor, upper triangle zeroed. Reports the first failing
+// matrix: its batch index, the 1-based order of the leading minor that is not positive definite (?potrf
+// info) and the pivot value found there; batch == -1 when every matrix factored.
+struct CholeskyStatus {
+  std::int64_t batch = -1;
+  std::int64_t pivot = 0;
+  double value = 0.0;
+};
+CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n);
+void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);  // l contiguous; out (batch)
+// In place on the matrices of b; l contiguous (bb.offsets.size(), n, n).
+void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb, prim::Side side,
+                    double alpha);
+// out contiguous (batch, n, n), full symmetric; reports a zero diagonal of L like cholesky (value 0).
+CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);
 
 // softmax.cpp: x contiguous viewed as (outer, r, inner), softmax over r.
 void softmax(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, const Tensor& y);

@@ -2,6 +2,9 @@
 // leading dimension, never as copies. Many small products (attention: batch x heads of N x N) run as
 // one parallel loop of single-threaded GEMMs; large ones run one after another and let OpenBLAS
 // thread each.
+#include <algorithm>
+#include <atomic>
+
 #include <cblas.h>
 
 #include "tensor/cpu/kernels.hpp"
@@ -30,8 +33,15 @@ template <class T>
 void gemm_t(const GemmBatch& g, const T* a, const T* b, T* c) {
   auto one = [&](std::int64_t i) { gemm_one<T>(g, a + i * g.stride_a, b + i * g.stride_b, c + i * g.stride_c); };
   if (g.batch > 1 && g.m * g.n * g.k < kSmallGemm) {
-    parallel_for(g.batch, 1, [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) one(i);
+    // Each thread takes the next few products from a shared counter rather than a fixed half of the batch,
+    // so a thread delayed by another process on its core (the machines are shared) holds up only its last
+    // few products. Each product is computed the same way whoever runs it.
+    const auto threads = static_cast<std::int64_t>(num_threads());
+    const std::int64_t chunk = std::max<std::int64_t>(1, g.batch / (threads * 16));
+    std::atomic<std::int64_t> next{0};
+    parallel_for(std::min(threads, g.batch), 1, [&](std::int64_t, std::int64_t) {
+      for (std::int64_t s; (s = next.fetch_add(chunk, std::memory_order_relaxed)) < g.batch;)
+        for (std::int64_t i = s, e = std::min(g.batch, s + chunk); i < e; ++i) one(i);
     });
   } else {
     for (std::int64_t i = 0; i < g.batch; ++i) one(i);

@@ -1,17 +1,125 @@
 // Stable softmax / log-softmax over the middle axis of (outer, r, inner), fused forward and backward.
 //   softmax:      y = exp(x - max) / sum exp(x - max)        dx = y * (dy - sum(dy * y))
 //   log_softmax:  y = x - max - log sum exp(x - max)         dx = dy - exp(y) * sum(dy)
+//
+// Float rows along the last axis (inner == 1) of length >= simd::W take a vectorized path: blocks of
+// kBlock rows, one pass per step over the block (maxima, then exp and sums, then normalization), so the
+// rows' dependency chains overlap instead of running one after another. Its exp is simd::exp (about
+// 1 ulp; results below 2^-126 flush to zero), its sums run in 16 lanes in a fixed order. Other layouts,
+// short rows and float64 take the scalar loops below them.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "tensor/cpu/kernels.hpp"
+#include "tensor/cpu/simd.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
 namespace {
 
+constexpr std::int64_t kBlock = 16;
+
+// y = softmax or log_softmax of each row of x (rows, r), r >= simd::W.
+void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t r, bool log) {
+  using namespace simd;
+  const std::int64_t full = r / W * W;
+  const int tail = static_cast<int>(r - full);
+  float shift[kBlock], scale[kBlock];
+  for (std::int64_t b0 = 0; b0 < rows; b0 += kBlock) {
+    const std::int64_t nb = std::min(kBlock, rows - b0);
+    for (std::int64_t j = 0; j < nb; ++j) {
+      const float* px = x + (b0 + j) * r;
+      f32v m = load(px);
+      for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
+      if (tail) m = max(m, load(px + r - W));
+      const float mx = reduce_max(m);
+      shift[j] = mx == -std::numeric_limits<float>::infinity() ? 0.0f : mx;  // fully masked row: keep it finite
+    }
+    for (std::int64_t j = 0; j < nb; ++j) {
+      const float* px = x + (b0 + j) * r;
+      float* py = y + (b0 + j) * r;
+      const float mx = shift[j];
+      f32v s = splat(0.0f);
+      if (log) {
+        for (std::int64_t i = 0; i < full; i += W) s += exp(load(px + i) - mx);
+        if (tail) s += keep_last(exp(load(px + r - W) - mx), tail, 0.0f);
+        scale[j] = mx + std::log(reduce_add(s));  // log-sum-exp
+      } else {
+        for (std::int64_t i = 0; i < full; i += W) {
+          const f32v v = exp(load(px + i) - mx);
+          store(py + i, v);
+          s += v;
+        }
+        if (tail) {
+          const f32v v = exp(load(px + r - W) - mx);  // overlapping lanes get the same values again
+          store(py + r - W, v);
+          s += keep_last(v, tail, 0.0f);
+        }
+        scale[j] = 1.0f / reduce_add(s);
+      }
+    }
+    for (std::int64_t j = 0; j < nb; ++j) {
+      const float* px = x + (b0 + j) * r;
+      float* py = y + (b0 + j) * r;
+      const float q = scale[j];
+      if (log) {
+        for (std::int64_t i = 0; i < full; i += W) store(py + i, load(px + i) - q);
+        if (tail) store(py + r - W, load(px + r - W) - q);
+      } else {
+        const f32v last = tail ? load(py + r - W) : f32v{};  // read before the full vectors are scaled
+        for (std::int64_t i = 0; i < full; i += W) store(py + i, load(py + i) * q);
+        if (tail) store(py + r - W, last * q);
+      }
+    }
+  }
+}
+
+// dx of softmax (dx = y (dy - sum dy y)) or log_softmax (dx = dy - exp(y) sum dy) for rows r >= simd::W.
+void softmax_backward_rows_f32(const float* dy, const float* y, float* dx, std::int64_t rows, std::int64_t r,
+                               bool log) {
+  using namespace simd;
+  const std::int64_t full = r / W * W;
+  const int tail = static_cast<int>(r - full);
+  float dot[kBlock];
+  for (std::int64_t b0 = 0; b0 < rows; b0 += kBlock) {
+    const std::int64_t nb = std::min(kBlock, rows - b0);
+    for (std::int64_t j = 0; j < nb; ++j) {
+      const std::int64_t o = (b0 + j) * r;
+      f32v s = splat(0.0f);
+      if (log) {
+        for (std::int64_t i = 0; i < full; i += W) s += load(dy + o + i);
+        if (tail) s += keep_last(load(dy + o + r - W), tail, 0.0f);
+      } else {
+        for (std::int64_t i = 0; i < full; i += W) s += load(dy + o + i) * load(y + o + i);
+        if (tail) s += keep_last(load(dy + o + r - W) * load(y + o + r - W), tail, 0.0f);
+      }
+      dot[j] = reduce_add(s);
+    }
+    for (std::int64_t j = 0; j < nb; ++j) {
+      const std::int64_t o = (b0 + j) * r;
+      const float s = dot[j];
+      auto at = [&](std::int64_t i) {
+        const f32v g = load(dy + o + i), v = load(y + o + i);
+        store(dx + o + i, log ? g - exp(v) * s : v * (g - s));  // overlapping tail lanes: same values
+      };
+      for (std::int64_t i = 0; i < full; i += W) at(i);
+      if (tail) at(r - W);
+    }
+  }
+}
+
 template <class T>
 void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (inner == 1 && r >= simd::W) {
+      parallel_for(outer, std::max<std::int64_t>(kBlock, 8192 / r), [&](std::int64_t b, std::int64_t e) {
+        softmax_rows_f32(x + b * r, y + b * r, e - b, r, log);
+      });
+      return;
+    }
+  }
   parallel_for(outer * inner, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, r)),
                [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t j = b; j < e; ++j) {
@@ -42,6 +150,14 @@ void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inne
 template <class T>
 void softmax_backward_t(const T* dy, const T* y, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log,
                         T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (inner == 1 && r >= simd::W) {
+      parallel_for(outer, std::max<std::int64_t>(kBlock, 8192 / r), [&](std::int64_t b, std::int64_t e) {
+        softmax_backward_rows_f32(dy + b * r, y + b * r, dx + b * r, e - b, r, log);
+      });
+      return;
+    }
+  }
   parallel_for(outer * inner, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, r)),
                [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t j = b; j < e; ++j) {

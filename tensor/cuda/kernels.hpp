@@ -28,6 +28,14 @@ void masked_fill(const Tensor& x, const Tensor& mask, double value, const Tensor
 // blas.cu (cuBLAS)
 void gemm(const cpu::GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c);
 
+// linalg (cuSOLVER potrf/potrs/potri, cuBLAS syrk/trsm)
+void gram(const Tensor& x, const cpu::MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out);
+cpu::CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n);
+void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);
+void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const cpu::MatrixBatch& bb, prim::Side side,
+                    double alpha);
+cpu::CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);
+
 // reduce.cu and fused.cu
 void sum_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& out);
 void max_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& values,

@@ -28,6 +28,15 @@ void binary(prim::Binary, const Tensor&, const Tensor&, const Tensor&) { unwritt
 void axpy(const Tensor&, const Tensor&, double) { unwritten("axpy_ on cuda"); }
 void masked_fill(const Tensor&, const Tensor&, double, const Tensor&) { unwritten("masked_fill on cuda"); }
 void gemm(const cpu::GemmBatch&, const Tensor&, const Tensor&, const Tensor&) { unwritten("matmul on cuda"); }
+void gram(const Tensor&, const cpu::MatrixBatch&, prim::Gram, double, double, const Tensor&) { unwritten("gram on cuda"); }
+cpu::CholeskyStatus cholesky(const Tensor&, std::int64_t, std::int64_t) { unwritten("cholesky on cuda"); }
+void cholesky_logdet(const Tensor&, std::int64_t, std::int64_t, const Tensor&) { unwritten("cholesky_logdet on cuda"); }
+void cholesky_solve(const Tensor&, std::int64_t, const Tensor&, const cpu::MatrixBatch&, prim::Side, double) {
+  unwritten("cholesky_solve on cuda");
+}
+cpu::CholeskyStatus cholesky_inverse(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("cholesky_inverse on cuda");
+}
 void sum_axis(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&) { unwritten("sum on cuda"); }
 void max_axis(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
   unwritten("max on cuda");

@@ -1,0 +1,51 @@
+// Attention blocks (input: the LayerNorm'd tokens Y, (B, n, d); output (B, n, d)):
+//
+// MSSA, the CRATE compression step (crate-spec §1.2): one projection U (`qkv`, no bias) used as
+// query, key AND value:
+//   Q = Y U^T  split into heads Q_k (B, K, n, p);  A_k = softmax_row(Q_k Q_k^T / sqrt(p));  H_k = A_k Q_k
+//   out = concat_k(H_k) W_o^T + b_o       (`to_out.0`; absent when heads = 1 and p = d, as the official code)
+// With output_map "paper" the free W_o is replaced by the paper's map, U itself scaled by
+// p / (n eps^2) (spec §1.6, §2.3): out = (p / (n eps^2)) concat_k(H_k) U.
+// The gradient through the tied Q (used three times) is left to autograd; tests check the symmetric
+// term (dS + dS^T) of spec §1.7.
+//
+// StandardAttention, the ViT baseline: separate query, key and value projections (one `qkv` Linear
+// of 3 K p outputs, with bias) and an output projection `to_out.0`.
+#pragma once
+
+#include "crate/config.hpp"
+#include "crate/module.hpp"
+
+namespace wb::crate {
+
+// softmax(q k^T * scale) v for (B, K, n, p) heads; also returns the attention maps when asked.
+Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* maps = nullptr);
+// (B, n, K*p) <-> (B, K, n, p)
+Tensor split_heads(const Tensor& x, std::int64_t heads);
+Tensor merge_heads(const Tensor& x);
+
+class MSSA : public Module {
+ public:
+  MSSA(const CrateConfig& c, Generator& gen);
+  // y: LN1(Z). qkv_out (optional) receives U y, the features the official measurement hooks.
+  Tensor forward(const Tensor& y, Tensor* qkv_out = nullptr, Tensor* maps = nullptr) const;
+  const Tensor& U() const { return qkv_->weight(); }  // (K p, d); rows k p .. k p + p - 1 are head k
+
+ private:
+  CrateConfig c_;
+  Linear* qkv_;
+  Linear* to_out_ = nullptr;
+};
+
+class StandardAttention : public Module {
+ public:
+  StandardAttention(const CrateConfig& c, Generator& gen);
+  Tensor forward(const Tensor& y, Tensor* qkv_out = nullptr, Tensor* maps = nullptr) const;
+
+ private:
+  CrateConfig c_;
+  Linear* qkv_;
+  Linear* to_out_;
+};
+
+}  // namespace wb::crate

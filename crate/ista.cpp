@@ -1,0 +1,48 @@
+#include "crate/ista.hpp"
+
+#include <cmath>
+
+#include "ops/ops.hpp"
+
+namespace wb::crate {
+
+ISTA::ISTA(const CrateConfig& c, Generator& gen) : c_(c) {
+  const std::int64_t d = c.dim;
+  if (c.dictionary == "overcomplete") {
+    const std::int64_t atoms = c.overcomplete_ratio * d;
+    d_ = &register_parameter("weight", uniform_init({d, atoms}, std::sqrt(6.0 / static_cast<double>(atoms)), c.dtype, gen));
+    d_out_ = &register_parameter("weight_out",
+                                 uniform_init({d, atoms}, std::sqrt(6.0 / static_cast<double>(atoms)), c.dtype, gen));
+  } else {
+    d_ = &register_parameter("weight", uniform_init({d, d}, std::sqrt(6.0 / static_cast<double>(d)), c.dtype, gen));
+  }
+  if (c.learnable_ista) {
+    eta_ = &register_parameter("eta", Tensor::full({1}, c.eta, c.dtype));
+    lambda_ = &register_parameter("lambd", Tensor::full({1}, c.lambda, c.dtype));
+  }
+}
+
+Tensor ISTA::forward(const Tensor& x) const {
+  const Tensor& d = *d_;
+  const Tensor dt = ops::transpose(d, 0, 1);
+  if (c_.dictionary == "overcomplete") {
+    const double th = c_.eta * c_.lambda;
+    const Tensor a1 = ops::soft_threshold(ops::mul_scalar(ops::matmul(x, d), c_.eta), th);
+    const Tensor r = ops::matmul(a1, dt) - x;  // A1 D^T - X
+    const Tensor a2 = ops::soft_threshold(a1 - ops::mul_scalar(ops::matmul(r, d), c_.eta), th);
+    return ops::matmul(a2, ops::transpose(*d_out_, 0, 1));
+  }
+  const Tensor step = ops::matmul(x - ops::matmul(x, dt), d);  // (X - X D^T) D
+  if (eta_ != nullptr) return ops::relu(x + *eta_ * step - *eta_ * *lambda_);
+  return ops::soft_threshold(x + ops::mul_scalar(step, c_.eta), c_.eta * c_.lambda);
+}
+
+MLP::MLP(const CrateConfig& c, Generator& gen) {
+  const std::int64_t h = c.mlp_ratio * c.dim;
+  fc1_ = &register_module("fc1", std::make_shared<Linear>(c.dim, h, true, c.dtype, gen));
+  fc2_ = &register_module("fc2", std::make_shared<Linear>(h, c.dim, true, c.dtype, gen));
+}
+
+Tensor MLP::forward(const Tensor& x) const { return fc2_->forward(ops::gelu(fc1_->forward(x))); }
+
+}  // namespace wb::crate

@@ -1,0 +1,448 @@
+#include "crate/train.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "autograd/engine.hpp"
+#include "autograd/grad_mode.hpp"
+#include "crate/checkpoint.hpp"
+#include "crate/plot.hpp"
+#include "crate/progress.hpp"
+#include "datasets/cifar.hpp"
+#include "datasets/idx.hpp"
+#include "ops/ops.hpp"
+#include "ops/optim/optim.hpp"
+#include "tensor/parallel.hpp"
+#include "tensor/prim.hpp"
+
+namespace wb::crate {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---------------------------------------------------------------- data
+
+data::Dataset load_named_dataset(const std::string& name, const std::string& dir, data::Split split) {
+  if (name == "fashion-mnist") return dir.empty() ? data::load_fashion_mnist(split) : data::load_fashion_mnist(dir, split);
+  if (name == "mnist") {
+    if (dir.empty()) throw std::invalid_argument("--data mnist needs --data-dir (the directory of the MNIST IDX files)");
+    return data::load_mnist(dir, split);
+  }
+  if (name == "cifar10") {
+    if (dir.empty())
+      throw std::invalid_argument("--data cifar10 needs --data-dir (the directory of the CIFAR-10 binary batches)");
+    return data::load_cifar10(dir, split);
+  }
+  throw std::invalid_argument(fmt::format("unknown dataset '{}' (known: fashion-mnist, mnist, cifar10)", name));
+}
+
+data::Normalization named_normalization(const std::string& name) {
+  if (name == "fashion-mnist") return data::fashion_mnist_normalization();
+  if (name == "mnist") return data::mnist_normalization();
+  if (name == "cifar10") return data::cifar10_normalization();
+  throw std::invalid_argument(fmt::format("unknown dataset '{}'", name));
+}
+
+EvalResult evaluate(const CrateModel& model_in, data::Loader& loader, double label_smoothing) {
+  auto& model = const_cast<CrateModel&>(model_in);  // evaluation mode is switched and restored
+  const bool was_training = model.training();
+  model.train(false);
+  autograd::NoGradGuard ng;
+  EvalResult r;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  loader.start(0, 0);
+  while (auto b = loader.next()) {
+    const Tensor logits = model.forward(b->x);
+    const std::int64_t n = b->y.numel();
+    loss_sum += ops::cross_entropy(logits, b->y, -100, label_smoothing).item() * static_cast<double>(n);
+    const auto pred = ops::argmax(logits, 1).to_vector<std::int64_t>();
+    const auto y = b->y.to_vector<std::int64_t>();
+    for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+    r.count += n;
+  }
+  model.train(was_training);
+  if (r.count > 0) {
+    r.loss = loss_sum / static_cast<double>(r.count);
+    r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------- options
+
+json to_json(const TrainOptions& o) {
+  return {{"model", to_json(o.model)},
+          {"data", o.data},
+          {"data_dir", o.data_dir},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"optimizer", o.optimizer},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"min_lr", o.min_lr},
+          {"warmup_epochs", o.warmup_epochs},
+          {"label_smoothing", o.label_smoothing},
+          {"clip_grad", o.clip_grad},
+          {"momentum", o.momentum},
+          {"augment", o.augment},
+          {"seed", o.seed},
+          {"threads", o.threads},
+          {"train_limit", o.train_limit},
+          {"test_limit", o.test_limit},
+          {"out_dir", o.out_dir}};
+}
+
+TrainOptions train_options_from_json(const json& j) {
+  TrainOptions o;
+  auto get = [&](const char* key, auto& field) {
+    if (j.contains(key)) j.at(key).get_to(field);
+  };
+  if (j.contains("model")) o.model = config_from_json(j.at("model"));
+  get("data", o.data);
+  get("data_dir", o.data_dir);
+  get("epochs", o.epochs);
+  get("batch_size", o.batch_size);
+  get("optimizer", o.optimizer);
+  get("lr", o.lr);
+  get("weight_decay", o.weight_decay);
+  get("min_lr", o.min_lr);
+  get("warmup_epochs", o.warmup_epochs);
+  get("label_smoothing", o.label_smoothing);
+  get("clip_grad", o.clip_grad);
+  get("momentum", o.momentum);
+  get("augment", o.augment);
+  get("seed", o.seed);
+  get("threads", o.threads);
+  get("train_limit", o.train_limit);
+  get("test_limit", o.test_limit);
+  get("out_dir", o.out_dir);
+  return o;
+}
+
+namespace {
+
+void validate(const TrainOptions& o) {
+  auto bad = [](const std::string& m) { throw std::invalid_argument("train: " + m); };
+  if (o.epochs <= 0) bad(fmt::format("--epochs must be positive, got {}", o.epochs));
+  if (o.batch_size <= 0) bad(fmt::format("--batch-size must be positive, got {}", o.batch_size));
+  if (!(o.lr > 0)) bad(fmt::format("--lr must be positive, got {}", o.lr));
+  if (o.weight_decay < 0) bad(fmt::format("--weight-decay must be >= 0, got {}", o.weight_decay));
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1) bad(fmt::format("--label-smoothing must be in [0, 1), got {}", o.label_smoothing));
+  if (o.clip_grad < 0) bad(fmt::format("--clip-grad must be >= 0, got {}", o.clip_grad));
+  if (o.warmup_epochs < 0 || o.warmup_epochs > o.epochs) bad(fmt::format("--warmup-epochs must be in [0, epochs], got {}", o.warmup_epochs));
+  if (o.optimizer != "adamw" && o.optimizer != "lion" && o.optimizer != "sgd")
+    bad(fmt::format("--optimizer must be adamw, lion or sgd, got '{}'", o.optimizer));
+  if (o.out_dir.empty()) bad("--out must name a directory");
+  o.model.validate();
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const CrateModel& model) {
+  auto groups = optim::split_decay(model.named_parameters(), o.lr, o.weight_decay);
+  if (o.optimizer == "lion") return std::make_unique<optim::Lion>(std::move(groups));
+  if (o.optimizer == "sgd") {
+    optim::SGDOptions so;
+    so.momentum = o.momentum;
+    return std::make_unique<optim::SGD>(std::move(groups), so);
+  }
+  return std::make_unique<optim::AdamW>(std::move(groups));
+}
+
+// The fields that must not change across a resume (everything that shapes the trajectory).
+json trajectory_fields(const TrainOptions& o) {
+  json j = to_json(o);
+  j.erase("out_dir");
+  j.erase("threads");
+  j.erase("data_dir");
+  return j;
+}
+
+json generator_to_json(const Generator& g) {
+  const auto st = g.state();
+  return {{"s", st.s}, {"has_spare", st.has_spare}, {"spare", st.spare}};
+}
+
+void generator_from_json(Generator& g, const json& j) {
+  Generator::State st;
+  j.at("s").get_to(st.s);
+  j.at("has_spare").get_to(st.has_spare);
+  j.at("spare").get_to(st.spare);
+  g.set_state(st);
+}
+
+json epoch_to_json(const EpochRecord& e) {
+  return {{"epoch", e.epoch},           {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
+          {"test_loss", e.test_loss},   {"test_accuracy", e.test_accuracy}, {"lr", e.lr},
+          {"seconds", e.seconds},       {"images_per_second", e.images_per_second}};
+}
+
+EpochRecord epoch_from_json(const json& j) {
+  EpochRecord e;
+  j.at("epoch").get_to(e.epoch);
+  j.at("train_loss").get_to(e.train_loss);
+  j.at("train_accuracy").get_to(e.train_accuracy);
+  j.at("test_loss").get_to(e.test_loss);
+  j.at("test_accuracy").get_to(e.test_accuracy);
+  j.at("lr").get_to(e.lr);
+  j.at("seconds").get_to(e.seconds);
+  j.at("images_per_second").get_to(e.images_per_second);
+  return e;
+}
+
+// Where the loop stands, saved beside the weights.
+struct Position {
+  std::int64_t epoch = 0;  // epoch to run next (0-based)
+  std::int64_t batch = 0;  // its first batch
+  std::int64_t step = 0;   // optimizer steps so far
+  double loss_sum = 0.0;   // running sums of a partly done epoch
+  std::int64_t correct = 0, seen = 0;
+  double seconds = 0.0;
+};
+
+std::atomic<bool> g_interrupt{false};
+extern "C" void on_sigint(int) { g_interrupt.store(true); }
+
+class MetricsLog {
+ public:
+  explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  // Keeps only the lines up to (and including) optimizer step `step`, for a resumed run.
+  void truncate_after(std::int64_t step) {
+    std::ifstream in(path_);
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      const json j = json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.value("step", std::int64_t{0}) <= step) kept += line + "\n";
+    }
+    write_file_atomic(path_, kept);
+  }
+  void append(const json& j) {
+    std::ofstream out(path_, std::ios::app);
+    out << j.dump() << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot append metrics", path_));
+  }
+
+ private:
+  std::string path_;
+};
+
+void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist) {
+  Series tl{"train", {}, {}, {}}, vl{"test", {}, {}, {}}, ta{"train", {}, {}, {}}, va{"test", {}, {}, {}};
+  for (const auto& e : hist) {
+    const auto x = static_cast<double>(e.epoch);
+    tl.x.push_back(x), tl.y.push_back(e.train_loss);
+    vl.x.push_back(x), vl.y.push_back(e.test_loss);
+    ta.x.push_back(x), ta.y.push_back(100 * e.train_accuracy);
+    va.x.push_back(x), va.y.push_back(100 * e.test_accuracy);
+  }
+  plot_png(path, {Panel{"loss", "epoch", "cross-entropy", {tl, vl}, false},
+                  Panel{"accuracy", "epoch", "accuracy (%)", {ta, va}, false}});
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& options) {
+  TrainOptions o = options;
+  validate(o);
+  if (o.threads > 0) set_num_threads(o.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+
+  fs::create_directories(o.out_dir);
+  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
+  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
+  const std::string options_path = (fs::path(o.out_dir) / "options.json").string();
+  MetricsLog metrics((fs::path(o.out_dir) / "metrics.jsonl").string());
+  if (!o.resume && fs::exists(model_path))
+    throw std::invalid_argument(fmt::format("train: {} already holds a run (model.safetensors); pass --resume to continue "
+                                            "it or choose another --out",
+                                            o.out_dir));
+
+  // Data.
+  auto train_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::train));
+  auto test_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::test));
+  if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
+  if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
+  o.model.seed = o.seed;
+  const CrateConfig& mc = o.model;
+  if (train_set->channels != mc.channels || train_set->height != mc.image_size || train_set->width != mc.image_size ||
+      train_set->num_classes != mc.num_classes)
+    throw std::invalid_argument(fmt::format(
+        "train: model '{}' expects {}x{}x{} images and {} classes; dataset '{}' has {}x{}x{} and {} classes", mc.name,
+        mc.channels, mc.image_size, mc.image_size, mc.num_classes, o.data, train_set->channels, train_set->height,
+        train_set->width, train_set->num_classes));
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.seed = o.seed;
+  lo.normalization = named_normalization(o.data);
+  lo.crop_padding = o.augment ? (mc.image_size <= 28 ? 2 : 4) : 0;
+  lo.horizontal_flip = o.augment;
+  data::Loader train_loader(std::shared_ptr<const data::Dataset>(train_set), lo);
+  data::Loader test_loader(std::shared_ptr<const data::Dataset>(test_set), data::eval_options(lo));
+
+  // Model, optimizer, schedule.
+  CrateModel model(mc);
+  auto opt = make_optimizer(o, model);
+  const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  optim::ScheduleConfig sc;
+  sc.base_lr = o.lr;
+  sc.warmup = o.warmup_epochs * steps_per_epoch;
+  sc.total = std::max<std::int64_t>(1, o.epochs * steps_per_epoch);
+  sc.min_lr = std::min(o.min_lr, o.lr);
+  const optim::Schedule schedule(sc);
+  const std::vector<Tensor> params = model.parameters();
+
+  Position pos;
+  std::vector<EpochRecord> history;
+  if (o.resume) {
+    if (!fs::exists(model_path) || !fs::exists(state_path))
+      throw std::invalid_argument(fmt::format("train --resume: {} has no checkpoint (model.safetensors and "
+                                              "train_state.safetensors)",
+                                              o.out_dir));
+    load_weights(model, read_safetensors(model_path), model_path);
+    const SafeTensors st = read_safetensors(state_path);
+    const auto meta = st.metadata.find("whitebox.train_state");
+    if (meta == st.metadata.end()) throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", state_path));
+    const json j = json::parse(meta->second);
+    if (j.at("options") != trajectory_fields(o))
+      throw std::invalid_argument(fmt::format(
+          "train --resume: the options differ from the checkpoint's in {} (a resumed run must keep every option that "
+          "shapes training)",
+          o.out_dir));
+    pos.epoch = j.at("epoch");
+    pos.batch = j.at("batch");
+    pos.step = j.at("step");
+    pos.loss_sum = j.at("loss_sum");
+    pos.correct = j.at("correct");
+    pos.seen = j.at("seen");
+    pos.seconds = j.at("seconds");
+    generator_from_json(model.dropout_generator(), j.at("dropout_rng"));
+    for (const auto& e : j.at("history")) history.push_back(epoch_from_json(e));
+    NamedTensors opt_state;
+    for (const auto& [name, t] : st.tensors)
+      if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);
+    opt->load_state_tensors(opt_state);
+    metrics.truncate_after(pos.step);
+    if (o.progress) fmt::print(stderr, "resuming {} at epoch {} batch {} (step {})\n", o.out_dir, pos.epoch + 1, pos.batch, pos.step);
+  } else {
+    metrics.truncate_after(-1);
+    write_file_atomic(options_path, to_json(o).dump(2) + "\n");
+  }
+
+  auto save = [&](const Position& p) {
+    save_model(model_path, model, {{"whitebox.step", std::to_string(p.step)}});
+    json j = {{"options", trajectory_fields(o)}, {"epoch", p.epoch},     {"batch", p.batch},
+              {"step", p.step},                  {"loss_sum", p.loss_sum}, {"correct", p.correct},
+              {"seen", p.seen},                  {"seconds", p.seconds},  {"dropout_rng", generator_to_json(model.dropout_generator())}};
+    json h = json::array();
+    for (const auto& e : history) h.push_back(epoch_to_json(e));
+    j["history"] = h;
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (auto& [name, t] : opt->state_tensors()) tensors.emplace_back("optim." + name, t);
+    write_safetensors(state_path, tensors, {{"whitebox.train_state", j.dump()}});
+  };
+
+  g_interrupt.store(false);
+  auto prev_handler = std::signal(SIGINT, on_sigint);
+  TrainResult result;
+  result.model_path = model_path;
+  const std::int64_t last_epoch = o.stop_after_epochs > 0 ? std::min(o.epochs, pos.epoch + o.stop_after_epochs) : o.epochs;
+  try {
+    for (std::int64_t epoch = pos.epoch; epoch < last_epoch && !result.interrupted; ++epoch) {
+      model.train(true);
+      train_loader.start(epoch, pos.batch);
+      Progress bar(fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps_per_epoch, "img");
+      const auto epoch_start = std::chrono::steady_clock::now();
+      double lr_now = 0.0;
+      std::int64_t batch_index = pos.batch;
+      while (auto b = train_loader.next()) {
+        lr_now = schedule.apply(*opt, pos.step);
+        opt->zero_grad();
+        const Tensor logits = model.forward(b->x);
+        const Tensor loss = ops::cross_entropy(logits, b->y, -100, o.label_smoothing);
+        const double lv = loss.item();
+        optim::check_finite(lv, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?)", epoch + 1, pos.step));
+        autograd::backward(loss);
+        const double gn = o.clip_grad > 0 ? optim::clip_grad_norm_(params, o.clip_grad) : optim::grad_norm(params);
+        optim::check_finite(gn, fmt::format("gradient norm at epoch {} step {}", epoch + 1, pos.step));
+        opt->step();
+        const auto pred = ops::argmax(logits.detach(), 1).to_vector<std::int64_t>();
+        const auto y = b->y.to_vector<std::int64_t>();
+        std::int64_t correct = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+        const auto n = static_cast<std::int64_t>(y.size());
+        pos.loss_sum += lv * static_cast<double>(n);
+        pos.correct += correct;
+        pos.seen += n;
+        pos.step += 1;
+        batch_index += 1;
+        if (o.log_every > 0 && pos.step % o.log_every == 0)
+          metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", lv},
+                          {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}, {"lr", lr_now},
+                          {"grad_norm", gn}, {"images_per_second", bar.rate()}});
+        if (o.progress)
+          bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
+                                                 100.0 * static_cast<double>(pos.correct) / static_cast<double>(pos.seen)));
+        const bool interrupted = g_interrupt.load();
+        if (interrupted || (o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0 && batch_index < steps_per_epoch)) {
+          Position p = pos;
+          p.epoch = epoch;
+          p.batch = batch_index;
+          p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+          save(p);
+          if (interrupted) {
+            fmt::print(stderr, "\ninterrupted: checkpoint at epoch {} batch {} written to {}; continue with --resume\n",
+                       epoch + 1, batch_index, o.out_dir);
+            result.interrupted = true;
+            break;
+          }
+        }
+      }
+      if (result.interrupted) break;
+      const double seconds = pos.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      if (o.progress) bar.finish(fmt::format("loss {:.4f}", pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen))));
+      const EvalResult ev = evaluate(model, test_loader, 0.0);
+      EpochRecord rec;
+      rec.epoch = epoch + 1;
+      rec.train_loss = pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen));
+      rec.train_accuracy = static_cast<double>(pos.correct) / std::max<double>(1.0, static_cast<double>(pos.seen));
+      rec.test_loss = ev.loss;
+      rec.test_accuracy = ev.accuracy;
+      rec.lr = lr_now;
+      rec.seconds = seconds;
+      rec.images_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
+      history.push_back(rec);
+      json line = epoch_to_json(rec);
+      line["kind"] = "epoch";
+      line["step"] = pos.step;
+      metrics.append(line);
+      if (o.progress)
+        fmt::print(stderr, "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% | {:.0f} img/s\n",
+                   rec.epoch, o.epochs, rec.train_loss, 100 * rec.train_accuracy, rec.test_loss, 100 * rec.test_accuracy,
+                   rec.images_per_second);
+      pos.epoch = epoch + 1;
+      pos.batch = 0;
+      pos.loss_sum = 0;
+      pos.correct = pos.seen = 0;
+      pos.seconds = 0;
+      save(pos);
+      if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history);
+    }
+  } catch (...) {
+    std::signal(SIGINT, prev_handler);
+    throw;
+  }
+  std::signal(SIGINT, prev_handler);
+  result.epochs = history;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+}  // namespace wb::crate

@@ -1,0 +1,153 @@
+#include "datasets/idx.hpp"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "datasets/byte_stream.hpp"
+
+namespace wb::data {
+namespace {
+
+constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
+constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
+constexpr std::uint64_t kMaxPayload = std::uint64_t{1} << 36;  // 64 GiB: a larger header is corrupt
+
+std::uint32_t big_endian(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+}
+
+std::string describe_magic(std::uint32_t m) {
+  if (m == kImagesMagic) return "an IDX3 image file";
+  if (m == kLabelsMagic) return "an IDX1 label file";
+  if ((m >> 16) == 0 && ((m >> 8) & 0xff) != 0) return fmt::format("an IDX file of type 0x{:02x} with {} dimensions",
+                                                                   (m >> 8) & 0xff, m & 0xff);
+  return "not an IDX file";
+}
+
+// Reads the Words big-endian 4-byte header words, checking the magic (word 0) first.
+template <std::size_t Words>
+std::array<std::uint32_t, Words> read_header(ByteStream& in, std::uint32_t magic, const char* kind) {
+  std::array<unsigned char, 4 * Words> raw{};
+  const std::size_t got = in.read(raw.data(), raw.size());
+  if (got >= 4 && big_endian(raw.data()) != magic)
+    throw std::runtime_error(fmt::format("{}: expected magic 0x{:08x} ({}), found 0x{:08x} ({})", in.path(), magic,
+                                         kind, big_endian(raw.data()), describe_magic(big_endian(raw.data()))));
+  if (got < raw.size())
+    throw std::runtime_error(fmt::format("{}: expected a {}-byte IDX header, found {} bytes{}", in.path(), raw.size(),
+                                         got, in.end_note()));
+  std::array<std::uint32_t, Words> words{};
+  for (std::size_t i = 0; i < Words; ++i) words[i] = big_endian(raw.data() + 4 * i);
+  return words;
+}
+
+// Reads exactly `expected` payload bytes, then checks that the stream ends there.
+std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, const std::string& what) {
+  std::vector<std::uint8_t> out;
+  constexpr std::size_t kChunk = std::size_t{16} << 20;  // grow as data arrives, never trusting the header alone
+  std::size_t done = 0;
+  while (done < expected) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, expected - done));
+    out.resize(done + want);
+    const std::size_t got = in.read(out.data() + done, want);
+    done += got;
+    if (got < want) break;
+  }
+  if (done < expected)
+    throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found {}{}", in.path(), expected, what,
+                                         done, in.end_note()));
+  const std::uint64_t extra = in.skip_rest();
+  if (extra > 0)
+    throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found {} ({} extra bytes at the end)",
+                                         in.path(), expected, what, expected + extra, extra));
+  return out;
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  ByteStream in(path);
+  const auto h = read_header<4>(in, kImagesMagic, "IDX3 unsigned-byte images");
+  if (h[1] == 0 || h[2] == 0 || h[3] == 0)
+    throw std::runtime_error(fmt::format("{}: expected positive image count, rows and columns, found {} images of {}x{}",
+                                         path, h[1], h[2], h[3]));
+  const std::uint64_t per_image = std::uint64_t{h[2]} * h[3];
+  if (per_image > kMaxPayload || h[1] > kMaxPayload / per_image)
+    throw std::runtime_error(fmt::format("{}: header promises {} images of {}x{}, more than the {} bytes a readable "
+                                         "IDX file may hold (corrupt header?)",
+                                         path, h[1], h[2], h[3], kMaxPayload));
+  IdxImages out;
+  out.count = h[1];
+  out.rows = h[2];
+  out.cols = h[3];
+  out.pixels = read_payload(in, per_image * h[1], fmt::format("pixel bytes ({} images of {}x{})", h[1], h[2], h[3]));
+  return out;
+}
+
+std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t num_classes) {
+  ByteStream in(path);
+  const auto h = read_header<2>(in, kLabelsMagic, "IDX1 unsigned-byte labels");
+  if (h[1] == 0) throw std::runtime_error(fmt::format("{}: expected a positive label count, found 0", path));
+  const auto raw = read_payload(in, h[1], fmt::format("label bytes ({} labels)", h[1]));
+  std::vector<std::int64_t> labels(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] >= num_classes)
+      throw std::runtime_error(fmt::format("{}: label {} of item {} is out of range, expected 0..{}", path, raw[i], i,
+                                           num_classes - 1));
+    labels[i] = raw[i];
+  }
+  return labels;
+}
+
+Dataset load_idx(const std::string& images_path, const std::string& labels_path, std::string name,
+                 std::vector<std::string> class_names) {
+  IdxImages images = read_idx_images(images_path);
+  const auto num_classes = static_cast<std::int64_t>(class_names.size());
+  if (num_classes == 0) throw std::invalid_argument(fmt::format("load_idx({}): no class names given", name));
+  std::vector<std::int64_t> labels = read_idx_labels(labels_path, num_classes);
+  if (static_cast<std::int64_t>(labels.size()) != images.count)
+    throw std::runtime_error(fmt::format("{}: expected one label per image of {} ({} labels), found {} labels",
+                                         labels_path, images_path, images.count, labels.size()));
+  Dataset d;
+  d.name = std::move(name);
+  d.channels = 1;
+  d.height = images.rows;
+  d.width = images.cols;
+  d.pixels = std::move(images.pixels);
+  d.labels = std::move(labels);
+  d.num_classes = num_classes;
+  d.class_names = std::move(class_names);
+  return d;
+}
+
+namespace {
+Dataset load_idx_split(const std::string& dir, Split split, const char* set, const std::vector<std::string>& classes) {
+  const std::string prefix = split == Split::train ? "train" : "t10k";
+  const std::string images =
+      find_gz_or_plain(dir, prefix + "-images-idx3-ubyte", fmt::format("{} {} images", set, split_name(split)));
+  const std::string labels =
+      find_gz_or_plain(dir, prefix + "-labels-idx1-ubyte", fmt::format("{} {} labels", set, split_name(split)));
+  return load_idx(images, labels, fmt::format("{}/{}", set, split_name(split)), classes);
+}
+}  // namespace
+
+Dataset load_fashion_mnist(const std::string& dir, Split split) {
+  return load_idx_split(dir, split, "fashion-mnist", fashion_mnist_classes());
+}
+Dataset load_fashion_mnist(Split split) { return load_fashion_mnist(kFashionMnistDir, split); }
+Dataset load_mnist(const std::string& dir, Split split) { return load_idx_split(dir, split, "mnist", mnist_classes()); }
+
+const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+const std::vector<std::string>& mnist_classes() {
+  static const std::vector<std::string> names{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  return names;
+}
+
+}  // namespace wb::data

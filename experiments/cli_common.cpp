@@ -1,0 +1,86 @@
+#include "experiments/cli_common.hpp"
+
+namespace wb::cli {
+namespace {
+CLI::Validator sign_check(bool strict) {
+  return CLI::Validator(
+      [strict](std::string& s) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(s, &used);
+          if (used != s.size()) throw std::invalid_argument(s);
+        } catch (const std::exception&) {
+          return "expected a number, got '" + s + "'";
+        }
+        if (strict ? v > 0 : v >= 0) return {};
+        return std::string(strict ? "must be positive" : "must be >= 0") + ", got " + s;
+      },
+      strict ? "POSITIVE" : "NONNEGATIVE");
+}
+}  // namespace
+
+const CLI::Validator Positive = sign_check(true);
+const CLI::Validator NonNegative = sign_check(false);
+
+void ModelFlags::add(CLI::App& app, bool with_default) {
+  auto* m = app.add_option("--model", name, "named configuration (see `whitebox params`)");
+  if (with_default) m->capture_default_str();
+  app.add_option("--dim", dim, "override the width d")->check(Positive);
+  app.add_option("--depth", depth, "override the number of layers L")->check(NonNegative);
+  app.add_option("--heads", heads, "override the number of heads K")->check(Positive);
+  app.add_option("--dim-head", dim_head, "override the head width p")->check(Positive);
+  app.add_option("--patch", patch, "override the patch size P")->check(Positive);
+  app.add_option("--image-size", image_size, "override the input size")->check(Positive);
+  app.add_option("--classes", classes, "override the number of classes")->check(Positive);
+  app.add_option("--eta", eta, "ISTA step size (default 0.1)")->check(Positive);
+  app.add_option("--lambda", lambda, "ISTA sparsity weight (default 0.1)")->check(NonNegative);
+  app.add_option("--pool", pool, "head pooling")->check(CLI::IsMember({"cls", "mean"}));
+  app.add_option("--attention", attention, "mssa (CRATE, tied U) or standard (separate Q, K, V)")
+      ->check(CLI::IsMember({"mssa", "standard"}));
+  app.add_option("--mlp", mlp, "ista (CRATE) or mlp (ViT's GELU MLP)")->check(CLI::IsMember({"ista", "mlp"}));
+  app.add_option("--output-map", output_map, "free (W_o, official) or paper (U scaled by p/(N eps^2))")
+      ->check(CLI::IsMember({"free", "paper"}));
+  app.add_option("--dictionary", dictionary, "complete (d x d) or overcomplete (CRATE-alpha, d x 4d)")
+      ->check(CLI::IsMember({"complete", "overcomplete"}));
+  app.add_flag("--ista-residual", ista_residual, "add a residual connection around ISTA");
+  app.add_flag("--learnable-ista", learnable_ista, "train eta and lambda");
+  app.add_flag("--f64", f64, "float64 parameters and activations");
+}
+
+bool ModelFlags::any_override() const {
+  return dim || depth || heads || dim_head || patch || image_size || classes || eta || lambda || pool || attention ||
+         mlp || output_map || dictionary || ista_residual || learnable_ista || f64;
+}
+
+crate::CrateConfig ModelFlags::resolve() const {
+  crate::CrateConfig c = crate::named_config(name);
+  if (dim) {
+    c.dim = *dim;
+    if (!dim_head) c.dim_head = c.dim / c.heads;
+  }
+  if (depth) c.depth = *depth;
+  if (heads) {
+    c.heads = *heads;
+    if (!dim_head) c.dim_head = c.dim / c.heads;
+  }
+  if (dim_head) c.dim_head = *dim_head;
+  if (patch) c.patch_size = *patch;
+  if (image_size) c.image_size = *image_size;
+  if (classes) c.num_classes = *classes;
+  if (eta) c.eta = *eta;
+  if (lambda) c.lambda = *lambda;
+  if (pool) c.pool = *pool;
+  if (attention) c.attention = *attention;
+  if (mlp) c.mlp = *mlp;
+  if (output_map) c.output_map = *output_map;
+  if (dictionary) c.dictionary = *dictionary;
+  if (ista_residual) c.ista_residual = true;
+  if (learnable_ista) c.learnable_ista = true;
+  if (f64) c.dtype = DType::f64;
+  if (any_override()) c.name += "+custom";
+  c.validate();
+  return c;
+}
+
+}  // namespace wb::cli

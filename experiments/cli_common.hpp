@@ -1,0 +1,33 @@
+// Flags shared by several `whitebox` subcommands: the model configuration (a named config plus
+// overrides and variant switches) and the thread count.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "crate/config.hpp"
+
+namespace wb::cli {
+
+// Readable range checks (CLI11's built-in ones print the whole double range).
+extern const CLI::Validator Positive;     // > 0
+extern const CLI::Validator NonNegative;  // >= 0
+
+struct ModelFlags {
+  std::string name = "crate-mini-28";
+  std::optional<std::int64_t> dim, depth, heads, dim_head, patch, image_size, classes;
+  std::optional<double> eta, lambda;
+  std::optional<std::string> pool, attention, mlp, output_map, dictionary;
+  bool ista_residual = false, learnable_ista = false;
+  bool f64 = false;
+
+  // Adds --model and the override flags to `app`.
+  void add(CLI::App& app, bool with_default = true);
+  // The named config with the overrides applied and validated.
+  crate::CrateConfig resolve() const;
+  bool any_override() const;
+};
+
+}  // namespace wb::cli

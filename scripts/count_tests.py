@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Counts test cases over meson builds and prints, as the last line, "N passed, N failed".
+
+Each test executable writes a Boost.Test JUnit file (tests/junit-<suite>.xml); every <testcase> is one
+test case. An executable that failed without recording a failure (a crash, a sanitizer abort, a
+timeout) or that never wrote its file counts as one more failure, so nothing fails silently.
+"""
+import json
+import pathlib
+import sys
+import xml.etree.ElementTree as ET
+
+
+def count(build: pathlib.Path) -> tuple[int, int, list[str]]:
+    passed = failed = 0
+    notes = []
+    log = build / "meson-logs" / "testlog.json"
+    if not log.exists():
+        return 0, 1, [f"{build}: no test log (the build or the test run did not happen)"]
+    for line in log.read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        name = entry["name"]
+        exe_ok = entry["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
+        junit = build / "tests" / f"junit-{name}.xml"
+        p = f = 0
+        if junit.exists():
+            try:
+                root = ET.parse(junit).getroot()
+                for case in root.iter("testcase"):
+                    if case.find("failure") is not None or case.find("error") is not None:
+                        f += 1
+                    elif case.find("skipped") is None:
+                        p += 1
+            except ET.ParseError:
+                notes.append(f"{build}/{name}: unreadable JUnit file (aborted run)")
+        if not exe_ok and f == 0:
+            f += 1
+            notes.append(f"{build}/{name}: executable ended with {entry['result']} "
+                         f"(exit {entry.get('returncode')}) without a recorded case failure")
+        passed += p
+        failed += f
+        print(f"{build.name:>12} {name:<12} {p:5d} passed {f:5d} failed")
+    return passed, failed, notes
+
+
+def main() -> int:
+    total_p = total_f = 0
+    for d in sys.argv[1:]:
+        p, f, notes = count(pathlib.Path(d))
+        total_p += p
+        total_f += f
+        for n in notes:
+            print(n)
+    print(f"{total_p} passed, {total_f} failed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

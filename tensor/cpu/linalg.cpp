@@ -1,0 +1,227 @@
+// Batched symmetric positive-definite kernels: Gram matrices (?syrk), Cholesky (?potrf), logdet from
+// the factor, solves (?trsm) and inverse (?potri).
+//
+// Layout trick: a row-major lower-triangular L is, byte for byte, the column-major upper-triangular
+// U = L^T. LAPACK is called column-major with uplo 'U' on our row-major 'lower' data, so no transposed
+// copies are made (LAPACKE's row-major path would transpose every matrix in and out).
+//
+// Threads: a batch of small matrices runs as one wb::parallel_for of single-threaded BLAS/LAPACK calls
+// (OpenBLAS is held at one thread for the region, so the two pools never compete for the cores); a
+// few large matrices run one after another and let OpenBLAS thread each call.
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <cmath>
+#include <type_traits>
+
+#include "tensor/cpu/kernels.hpp"
+#include "tensor/parallel.hpp"
+
+namespace wb::cpu {
+namespace {
+
+// Below this many flops per matrix OpenBLAS would barely thread one call, so a batch is split over
+// our pool instead; with at least 4 matrices per thread the batch is split whatever their size.
+constexpr double kSmallMatrixFlops = 16.0 * 1024 * 1024;
+
+// Holds OpenBLAS at one thread while our pool runs BLAS calls on every core.
+class SerialBlas {
+ public:
+  SerialBlas() : saved_(openblas_get_num_threads()) {
+    if (saved_ > 1) openblas_set_num_threads(1);
+  }
+  ~SerialBlas() {
+    if (saved_ > 1) openblas_set_num_threads(saved_);
+  }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  int saved_;
+};
+
+template <class F>
+void for_each_matrix(std::int64_t batch, double flops_per_matrix, F&& one) {
+  const std::int64_t threads = num_threads();
+  const bool split = batch > 1 && threads > 1 && (flops_per_matrix < kSmallMatrixFlops || batch >= 4 * threads);
+  if (!split) {
+    for (std::int64_t i = 0; i < batch; ++i) one(i);
+    return;
+  }
+  SerialBlas serial;
+  parallel_for(batch, 1, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t i = s; i < e; ++i) one(i);
+  });
+}
+
+// Copies the lower triangle of a row-major n x n matrix onto its upper triangle.
+template <class T>
+void mirror_lower(T* a, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j) a[i * n + j] = a[j * n + i];
+}
+
+template <class T>
+void syrk(bool trans, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, T* c) {
+  const auto t = trans ? CblasTrans : CblasNoTrans;
+  const auto bn = static_cast<blasint>(n), bk = static_cast<blasint>(k), blda = static_cast<blasint>(lda);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_ssyrk(CblasRowMajor, CblasLower, t, bn, bk, alpha, a, blda, 0.0f, c, bn);
+  else
+    cblas_dsyrk(CblasRowMajor, CblasLower, t, bn, bk, alpha, a, blda, 0.0, c, bn);
+}
+
+template <class T>
+void trsm(CBLAS_SIDE side, CBLAS_TRANSPOSE trans, std::int64_t m, std::int64_t n, T alpha, const T* l,
+          std::int64_t ldl, T* b, std::int64_t ldb) {
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_strsm(CblasRowMajor, side, CblasLower, trans, CblasNonUnit, bm, bn, alpha, l, static_cast<blasint>(ldl), b,
+                static_cast<blasint>(ldb));
+  else
+    cblas_dtrsm(CblasRowMajor, side, CblasLower, trans, CblasNonUnit, bm, bn, alpha, l, static_cast<blasint>(ldl), b,
+                static_cast<blasint>(ldb));
+}
+
+// Row-major lower Cholesky in place (column-major 'U'); returns ?potrf's info.
+template <class T>
+lapack_int potrf(T* a, std::int64_t n) {
+  const auto bn = static_cast<lapack_int>(n);
+  if constexpr (std::is_same_v<T, float>) return LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', bn, a, bn);
+  else return LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', bn, a, bn);
+}
+
+template <class T>
+lapack_int potri(T* a, std::int64_t n) {
+  const auto bn = static_cast<lapack_int>(n);
+  if constexpr (std::is_same_v<T, float>) return LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'U', bn, a, bn);
+  else return LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'U', bn, a, bn);
+}
+
+CholeskyStatus first_failure(const std::vector<lapack_int>& info, const std::vector<double>& value) {
+  CholeskyStatus st;
+  for (std::size_t i = 0; i < info.size(); ++i) {
+    if (info[i] != 0) {
+      st.batch = static_cast<std::int64_t>(i);
+      st.pivot = info[i];
+      st.value = value[i];
+      break;
+    }
+  }
+  return st;
+}
+
+template <class T>
+void gram_t(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* out) {
+  // The view is rows x cols; `stored` is the row-major matrix in memory (the view itself, or its
+  // transpose when xb.trans). X^T X of the view is syrk 'T' on a non-transposed view and 'N' otherwise.
+  const bool xtx = form == prim::Gram::xtx;
+  const std::int64_t n = xtx ? xb.cols : xb.rows, k = xtx ? xb.rows : xb.cols;
+  const bool trans = xtx != xb.trans;
+  const auto batch = static_cast<std::int64_t>(xb.offsets.size());
+  for_each_matrix(batch, static_cast<double>(n) * n * k, [&](std::int64_t i) {
+    T* c = out + i * n * n;
+    if (k == 0) {
+      for (std::int64_t j = 0; j < n * n; ++j) c[j] = T(0);
+    } else {
+      syrk<T>(trans, n, k, static_cast<T>(alpha), x + xb.offsets[static_cast<std::size_t>(i)], xb.ld, c);
+    }
+    for (std::int64_t j = 0; j < n; ++j) c[j * n + j] += static_cast<T>(beta);
+    mirror_lower(c, n);
+  });
+}
+
+template <class T>
+CholeskyStatus cholesky_t(T* a, std::int64_t batch, std::int64_t n) {
+  std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
+  std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
+  for_each_matrix(batch, static_cast<double>(n) * n * n / 3.0, [&](std::int64_t i) {
+    T* m = a + i * n * n;
+    const lapack_int r = potrf(m, n);
+    info[static_cast<std::size_t>(i)] = r;
+    if (r > 0) value[static_cast<std::size_t>(i)] = static_cast<double>(m[(r - 1) * (n + 1)]);
+    for (std::int64_t row = 0; row < n; ++row)
+      for (std::int64_t col = row + 1; col < n; ++col) m[row * n + col] = T(0);
+  });
+  return first_failure(info, value);
+}
+
+template <class T>
+void solve_t(const T* l, std::int64_t n, T* b, const MatrixBatch& bb, prim::Side side, double alpha) {
+  // A stored transpose turns A^{-1} B into (B^T A^{-1})^T: the side flips on the stored matrix.
+  const bool left = (side == prim::Side::left) != bb.trans;
+  const std::int64_t m = bb.trans ? bb.cols : bb.rows, c = bb.trans ? bb.rows : bb.cols;
+  const auto batch = static_cast<std::int64_t>(bb.offsets.size());
+  for_each_matrix(batch, 2.0 * n * n * (left ? c : m), [&](std::int64_t i) {
+    const T* li = l + i * n * n;
+    T* bi = b + bb.offsets[static_cast<std::size_t>(i)];
+    if (left) {  // L L^T X = B: L Y = B, then L^T X = Y
+      trsm<T>(CblasLeft, CblasNoTrans, m, c, static_cast<T>(alpha), li, n, bi, bb.ld);
+      trsm<T>(CblasLeft, CblasTrans, m, c, T(1), li, n, bi, bb.ld);
+    } else {  // X L L^T = B: Y L^T = B, then X L = Y
+      trsm<T>(CblasRight, CblasTrans, m, c, static_cast<T>(alpha), li, n, bi, bb.ld);
+      trsm<T>(CblasRight, CblasNoTrans, m, c, T(1), li, n, bi, bb.ld);
+    }
+  });
+}
+
+template <class T>
+CholeskyStatus inverse_t(const T* l, std::int64_t batch, std::int64_t n, T* out) {
+  std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
+  std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
+  for_each_matrix(batch, 2.0 * n * n * n / 3.0, [&](std::int64_t i) {
+    T* m = out + i * n * n;
+    const T* src = l + i * n * n;
+    for (std::int64_t j = 0; j < n * n; ++j) m[j] = src[j];
+    const lapack_int r = potri(m, n);
+    info[static_cast<std::size_t>(i)] = r;
+    if (r == 0) mirror_lower(m, n);
+  });
+  return first_failure(info, value);
+}
+
+}  // namespace
+
+void gram(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out) {
+  dispatch_floating(x.dtype(), "gram", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    gram_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(out.raw_data()));
+  });
+}
+
+CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n) {
+  return dispatch_floating(a.dtype(), "cholesky", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return cholesky_t<T>(static_cast<T*>(a.raw_data()), batch, n);
+  });
+}
+
+void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+  dispatch_floating(l.dtype(), "cholesky_logdet", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* lp = static_cast<const T*>(l.raw_data());
+    T* o = static_cast<T*>(out.raw_data());
+    for (std::int64_t i = 0; i < batch; ++i) {
+      double s = 0.0;
+      for (std::int64_t j = 0; j < n; ++j) s += std::log(static_cast<double>(lp[i * n * n + j * (n + 1)]));
+      o[i] = static_cast<T>(2.0 * s);
+    }
+  });
+}
+
+void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb, prim::Side side,
+                    double alpha) {
+  dispatch_floating(b.dtype(), "cholesky_solve", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    solve_t<T>(static_cast<const T*>(l.raw_data()), n, static_cast<T*>(b.raw_data()), bb, side, alpha);
+  });
+}
+
+CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+  return dispatch_floating(l.dtype(), "cholesky_inverse", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return inverse_t<T>(static_cast<const T*>(l.raw_data()), batch, n, static_cast<T*>(out.raw_data()));
+  });
+}
+
+}  // namespace wb::cpu

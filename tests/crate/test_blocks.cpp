@@ -1,0 +1,148 @@
+// MSSA and ISTA: gradients against the closed forms of crate-spec §1.7, directional gradchecks of
+// whole blocks, and the ISTA algebra (column form = row form).
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+
+#include "autograd/engine.hpp"
+#include "crate/model.hpp"
+#include "ops/ops.hpp"
+#include "tensor/prim.hpp"
+#include "tests/crate/module_check.hpp"
+#include "tests/support/check.hpp"
+
+using namespace wb;
+using namespace wb::crate;
+using wbtest::param;
+using wbtest::randn;
+
+namespace {
+CrateConfig tiny_config() {
+  CrateConfig c;
+  c.name = "tiny-test";
+  c.image_size = 4;
+  c.patch_size = 2;
+  c.channels = 1;
+  c.num_classes = 3;
+  c.dim = 4;
+  c.depth = 2;
+  c.heads = 2;
+  c.dim_head = 2;
+  c.dtype = DType::f64;
+  c.seed = 7;
+  return c;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(blocks)
+
+BOOST_AUTO_TEST_CASE(tied_attention_gradient_has_the_symmetric_term) {
+  // H = softmax(Q Q^T / sqrt(p)) Q with Q used three times. Spec §1.7:
+  //   dA = dH Q^T, dS = A * (dA - rowsum(dA * A)), dQ = A^T dH + (dS + dS^T) Q / sqrt(p)
+  const std::int64_t n = 5, p = 3;
+  const double s = 1.0 / std::sqrt(3.0);
+  Tensor q = param(randn({n, p}, 11));
+  const Tensor dh = randn({n, p}, 12);
+  const Tensor h = attend(q, q, q, s);
+  autograd::backward(h, dh);
+  const Tensor a = prim::softmax(prim::unary(prim::Unary::mul_scalar, prim::matmul(q, prim::transpose(q, 0, 1)), s), 1);
+  const Tensor da = prim::matmul(dh, prim::transpose(q, 0, 1));
+  const Tensor ds = prim::softmax_backward(da, a, 1);
+  const Tensor sym = prim::binary(prim::Binary::add, ds, prim::transpose(ds, 0, 1));
+  const Tensor want = prim::binary(prim::Binary::add, prim::matmul(prim::transpose(a, 0, 1), dh),
+                                   prim::unary(prim::Unary::mul_scalar, prim::matmul(sym, q), s));
+  BOOST_TEST(wbtest::allclose(q.grad(), want, 1e-12, 1e-10));
+  // Dropping the transpose half of the symmetric term gives a different (wrong) gradient.
+  const Tensor wrong = prim::binary(prim::Binary::add, prim::matmul(prim::transpose(a, 0, 1), dh),
+                                    prim::unary(prim::Unary::mul_scalar, prim::matmul(ds, q), 2 * s));
+  BOOST_TEST(!wbtest::allclose(q.grad(), wrong, 1e-6, 1e-6));
+  wbtest::check_grad([&](const std::vector<Tensor>& x) { return attend(x[0], x[0], x[0], s); }, {param(randn({n, p}, 13))});
+}
+
+BOOST_AUTO_TEST_CASE(ista_gradient_matches_the_closed_form) {
+  // Row form pre = X M - eta lambda, M = I + eta D - eta D^T D; G_pre = G [pre > 0];
+  //   dX = G_pre M^T,   dD = eta X^T G_pre - eta D X^T G_pre - eta D G_pre^T X     (spec §1.7)
+  CrateConfig c = tiny_config();
+  c.dim = 5;
+  Generator gen(3);
+  ISTA ista(c, gen);
+  const double eta = c.eta, lam = c.lambda;
+  Tensor x = param(randn({7, 5}, 21));
+  const Tensor g = randn({7, 5}, 22);
+  autograd::backward(ista.forward(x), g);
+  const Tensor d = ista.dictionary().detach();
+  const Tensor eye = [] {
+    Tensor e = Tensor::zeros({5, 5}, DType::f64);
+    for (int i = 0; i < 5; ++i) e.data<double>()[i * 6] = 1.0;
+    return e;
+  }();
+  using prim::Binary;
+  auto mm = [](const Tensor& a, const Tensor& b) { return prim::matmul(a, b); };
+  auto tr = [](const Tensor& a) { return prim::transpose(a, 0, 1); };
+  auto sc = [](const Tensor& a, double k) { return prim::unary(prim::Unary::mul_scalar, a, k); };
+  const Tensor m = prim::binary(Binary::sub, prim::binary(Binary::add, eye, sc(d, eta)), sc(mm(tr(d), d), eta));
+  const Tensor pre = prim::unary(prim::Unary::add_scalar, mm(x.detach(), m), -eta * lam);
+  const Tensor gpre = prim::binary(Binary::mul, g, prim::unary(prim::Unary::gt_scalar, pre, 0.0));
+  const Tensor dx = mm(gpre, tr(m));
+  const Tensor xtg = mm(tr(x.detach()), gpre);
+  const Tensor dd = prim::binary(Binary::sub, prim::binary(Binary::sub, sc(xtg, eta), sc(mm(d, xtg), eta)),
+                                 sc(mm(d, mm(tr(gpre), x.detach())), eta));
+  BOOST_TEST(wbtest::allclose(x.grad(), dx, 1e-12, 1e-10));
+  BOOST_TEST(wbtest::allclose(ista.dictionary().grad(), dd, 1e-12, 1e-10));
+}
+
+BOOST_AUTO_TEST_CASE(ista_row_form_equals_column_form) {
+  // Column form per token z: ReLU(z + eta D^T (z - D z) - eta lambda), computed by loops.
+  CrateConfig c = tiny_config();
+  Generator gen(5);
+  ISTA ista(c, gen);
+  const Tensor x = randn({3, 4}, 31);
+  const auto out = ista.forward(x).to_vector<double>();
+  const auto d = ista.dictionary().to_vector<double>();
+  const auto xv = x.to_vector<double>();
+  bool ok = true;
+  for (int t = 0; t < 3; ++t) {
+    const double* z = &xv[static_cast<std::size_t>(t * 4)];
+    double r[4];
+    for (int i = 0; i < 4; ++i) {
+      double dz = 0;
+      for (int j = 0; j < 4; ++j) dz += d[static_cast<std::size_t>(i * 4 + j)] * z[j];
+      r[i] = z[i] - dz;
+    }
+    for (int i = 0; i < 4; ++i) {
+      double dtr = 0;
+      for (int j = 0; j < 4; ++j) dtr += d[static_cast<std::size_t>(j * 4 + i)] * r[j];
+      const double v = std::max(0.0, z[i] + c.eta * dtr - c.eta * c.lambda);
+      ok = ok && std::abs(v - out[static_cast<std::size_t>(t * 4 + i)]) < 1e-12;
+    }
+  }
+  BOOST_TEST(ok);
+}
+
+BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
+  // Whole blocks in double: the input gets an elementwise gradcheck, and the input plus every
+  // parameter a check along one random direction (module_check.hpp).
+  const CrateConfig base = tiny_config();
+  for (const std::string variant : {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit"}) {
+    CrateConfig c = base;
+    if (variant == "overcomplete") c.dictionary = "overcomplete";
+    if (variant == "learnable") c.learnable_ista = true;
+    if (variant == "paper") c.output_map = "paper";
+    if (variant == "ista_residual") c.ista_residual = true;
+    if (variant == "vit") {
+      c.attention = "standard";
+      c.mlp = "mlp";
+    }
+    Generator gen(9);
+    CrateLayer layer(c, gen);
+    BOOST_TEST_CONTEXT("variant " << variant) {
+      wbtest::check_grad([&](const std::vector<Tensor>& in) { return layer.forward(in[0]); },
+                         {param(randn({1, 3, 4}, 42))});
+      const Tensor x = param(randn({2, 5, 4}, 41));
+      const Tensor r = randn({2, 5, 4}, 43);
+      check_module_direction(layer, {x}, [&] { return ops::sum(ops::mul(layer.forward(x), r)); });
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,203 @@
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+
+#include "datasets/idx.hpp"
+#include "tests/datasets/files.hpp"
+
+using namespace wb::data;
+using wbtest::Bytes;
+using wbtest::check_error;
+using wbtest::TempDir;
+
+BOOST_AUTO_TEST_SUITE(idx)
+
+namespace {
+// Three 2x4 images: image n, row y, column x holds 100 n + 10 y + x.
+Bytes three_images() {
+  Bytes p;
+  for (int n = 0; n < 3; ++n)
+    for (int y = 0; y < 2; ++y)
+      for (int x = 0; x < 4; ++x) p.push_back(static_cast<std::uint8_t>(100 * n + 10 * y + x));
+  return p;
+}
+const Bytes kLabels{0, 9, 5};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reads_gzip_and_plain_files) {
+  TempDir dir;
+  // train split gzip-compressed, test split plain
+  wbtest::write_file(dir.file("train-images-idx3-ubyte.gz"), wbtest::idx_images(3, 2, 4, three_images()), true);
+  wbtest::write_file(dir.file("train-labels-idx1-ubyte.gz"), wbtest::idx_labels(kLabels), true);
+  wbtest::write_file(dir.file("t10k-images-idx3-ubyte"), wbtest::idx_images(3, 2, 4, three_images()), false);
+  wbtest::write_file(dir.file("t10k-labels-idx1-ubyte"), wbtest::idx_labels(kLabels), false);
+
+  const Dataset train = load_mnist(dir.str(), Split::train);
+  const Dataset test = load_fashion_mnist(dir.str(), Split::test);
+  for (const Dataset* d : {&train, &test}) {
+    BOOST_TEST(d->size() == 3);
+    BOOST_TEST(d->channels == 1);
+    BOOST_TEST(d->height == 2);
+    BOOST_TEST(d->width == 4);
+    BOOST_TEST(d->num_classes == 10);
+    BOOST_TEST(d->pixels == three_images());
+    BOOST_TEST((d->labels == std::vector<std::int64_t>{0, 9, 5}));
+    BOOST_TEST(d->image(2)[1 * 4 + 3] == 213);
+    BOOST_CHECK_NO_THROW(d->validate());
+  }
+  BOOST_TEST(train.name == "mnist/train");
+  BOOST_TEST(test.name == "fashion-mnist/test");
+  BOOST_TEST(train.class_names[3] == "3");
+  BOOST_TEST(test.class_names[0] == "T-shirt/top");
+  BOOST_TEST(test.class_names[9] == "Ankle boot");
+
+  const IdxImages raw = read_idx_images(dir.file("train-images-idx3-ubyte.gz"));
+  BOOST_TEST(raw.count == 3);
+  BOOST_TEST(raw.rows == 2);
+  BOOST_TEST(raw.cols == 4);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_magic_names_file_and_both_values) {
+  TempDir dir;
+  const auto path = dir.file("images");
+  wbtest::write_file(path, wbtest::idx_labels(kLabels), true);  // a label file where images are expected
+  check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                  {path, "expected magic 0x00000803", "found 0x00000801", "IDX1 label file"});
+  wbtest::write_file(path, wbtest::idx_images(3, 2, 4, three_images()), false);
+  check_error<std::runtime_error>([&] { read_idx_labels(path); },
+                                  {path, "expected magic 0x00000801", "found 0x00000803"});
+  wbtest::write_file(path, Bytes{'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, false);
+  check_error<std::runtime_error>([&] { read_idx_images(path); }, {path, "found 0x47494638", "not an IDX file"});
+}
+
+BOOST_AUTO_TEST_CASE(truncated_files_are_errors) {
+  TempDir dir;
+  const auto path = dir.file("images");
+  const Bytes full = wbtest::idx_images(3, 2, 4, three_images());
+  const Bytes cut(full.begin(), full.end() - 4);
+  for (bool gz : {false, true}) {
+    wbtest::write_file(path, cut, gz);
+    check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                    {path, "expected 24 pixel bytes (3 images of 2x4) after the header, found 20"});
+  }
+  Bytes short_labels = wbtest::idx_labels(kLabels);
+  short_labels.pop_back();
+  wbtest::write_file(path, short_labels, false);
+  check_error<std::runtime_error>([&] { read_idx_labels(path); }, {path, "expected 3 label bytes", "found 2"});
+  // cut inside the header
+  wbtest::write_file(path, Bytes(cut.begin(), cut.begin() + 7), false);
+  check_error<std::runtime_error>([&] { read_idx_images(path); }, {path, "expected a 16-byte IDX header, found 7 bytes"});
+  wbtest::write_file(path, Bytes{}, false);
+  check_error<std::runtime_error>([&] { read_idx_images(path); }, {path, "expected a 16-byte IDX header, found 0 bytes"});
+}
+
+BOOST_AUTO_TEST_CASE(truncated_gzip_stream_is_reported) {
+  // A .gz file cut short: zlib stops mid-member and the reader says so.
+  TempDir dir;
+  const auto path = dir.file("train-images-idx3-ubyte.gz");
+  Bytes big;
+  for (int i = 0; i < 20 * 28 * 28; ++i) big.push_back(static_cast<std::uint8_t>((i * 2654435761u) >> 24));
+  wbtest::write_file(path, wbtest::idx_images(20, 28, 28, big), true);
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                  {path, "expected 15680 pixel bytes (20 images of 28x28) after the header, found",
+                                   "gzip stream ends early"});
+}
+
+BOOST_AUTO_TEST_CASE(extra_bytes_are_errors) {
+  TempDir dir;
+  const auto path = dir.file("images.gz");
+  Bytes longer = wbtest::idx_images(3, 2, 4, three_images());
+  longer.push_back(7);
+  longer.push_back(7);
+  for (bool gz : {false, true}) {
+    wbtest::write_file(path, longer, gz);
+    check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                    {path, "expected 24 pixel bytes", "found 26 (2 extra bytes at the end)"});
+  }
+  Bytes labels = wbtest::idx_labels(kLabels);
+  labels.push_back(1);
+  wbtest::write_file(path, labels, true);
+  check_error<std::runtime_error>([&] { read_idx_labels(path); }, {path, "found 4 (1 extra bytes at the end)"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_dimensions_and_labels) {
+  TempDir dir;
+  const auto images = dir.file("images"), labels = dir.file("labels");
+  wbtest::write_file(images, wbtest::idx_images(3, 0, 4, {}), false);
+  check_error<std::runtime_error>([&] { read_idx_images(images); }, {images, "found 3 images of 0x4"});
+  wbtest::write_file(images, wbtest::idx_images(0xffffffffu, 0xffffffffu, 0xffffffffu, {}), false);
+  check_error<std::runtime_error>([&] { read_idx_images(images); }, {images, "corrupt header"});
+
+  wbtest::write_file(labels, wbtest::idx_labels({3, 10, 1}), false);
+  check_error<std::runtime_error>([&] { read_idx_labels(labels); },
+                                  {labels, "label 10 of item 1 is out of range, expected 0..9"});
+  BOOST_TEST(read_idx_labels(labels, 11).at(1) == 10);
+
+  // label count must equal image count
+  wbtest::write_file(images, wbtest::idx_images(3, 2, 4, three_images()), false);
+  wbtest::write_file(labels, wbtest::idx_labels({1, 2}), false);
+  check_error<std::runtime_error>([&] { load_idx(images, labels, "x", mnist_classes()); },
+                                  {labels, images, "(3 labels), found 2 labels"});
+}
+
+BOOST_AUTO_TEST_CASE(missing_files_are_named) {
+  TempDir dir;
+  check_error<std::runtime_error>([&] { load_mnist(dir.str(), Split::train); },
+                                  {dir.file("train-images-idx3-ubyte.gz"), dir.file("train-images-idx3-ubyte"),
+                                   "file not found"});
+  // images present, labels missing
+  wbtest::write_file(dir.file("t10k-images-idx3-ubyte"), wbtest::idx_images(3, 2, 4, three_images()), false);
+  check_error<std::runtime_error>([&] { load_fashion_mnist(dir.str(), Split::test); },
+                                  {dir.file("t10k-labels-idx1-ubyte.gz"), "file not found"});
+  check_error<std::runtime_error>([&] { load_mnist(dir.file("nowhere"), Split::test); }, {"does not exist"});
+  check_error<std::runtime_error>([&] { read_idx_images(dir.file("absent")); },
+                                  {dir.file("absent"), "cannot open", "No such file"});
+}
+
+BOOST_AUTO_TEST_CASE(subset_copies_a_range) {
+  TempDir dir;
+  wbtest::write_file(dir.file("train-images-idx3-ubyte"), wbtest::idx_images(3, 2, 4, three_images()), false);
+  wbtest::write_file(dir.file("train-labels-idx1-ubyte"), wbtest::idx_labels(kLabels), false);
+  const Dataset d = load_mnist(dir.str(), Split::train);
+  const Dataset s = d.subset(1, 2);
+  BOOST_TEST(s.size() == 2);
+  BOOST_TEST((s.labels == std::vector<std::int64_t>{9, 5}));
+  BOOST_TEST(s.pixels.size() == 16u);
+  BOOST_TEST(s.image(0)[0] == 100);
+  BOOST_TEST(s.image(1)[7] == 213);
+  BOOST_TEST(s.class_names == d.class_names);
+  BOOST_TEST(d.subset(3, 0).size() == 0);
+  BOOST_CHECK_THROW(d.subset(2, 2), std::out_of_range);
+  BOOST_CHECK_THROW(d.subset(-1, 1), std::out_of_range);
+  BOOST_CHECK_THROW(d.image(3), std::out_of_range);
+}
+
+BOOST_AUTO_TEST_CASE(real_fashion_mnist) {
+  if (!std::filesystem::exists(kFashionMnistDir)) {
+    BOOST_TEST_MESSAGE("skipped: " << kFashionMnistDir << " not found (Debian package dataset-fashion-mnist)");
+    return;
+  }
+  const Dataset train = load_fashion_mnist(Split::train);
+  const Dataset test = load_fashion_mnist(kFashionMnistDir, Split::test);
+  BOOST_TEST(train.size() == 60000);
+  BOOST_TEST(test.size() == 10000);
+  for (const Dataset* d : {&train, &test}) {
+    BOOST_TEST(d->channels == 1);
+    BOOST_TEST(d->height == 28);
+    BOOST_TEST(d->width == 28);
+    BOOST_TEST(d->pixels.size() == static_cast<std::size_t>(d->size() * 784));
+    std::vector<std::int64_t> counts(10, 0);
+    for (auto l : d->labels) counts.at(static_cast<std::size_t>(l)) += 1;
+    for (auto c : counts) BOOST_TEST(c == d->size() / 10);  // both splits are exactly balanced
+  }
+  // The first training label of Fashion-MNIST is 9 (ankle boot), the first test label 9 as well.
+  BOOST_TEST(train.labels[0] == 9);
+  BOOST_TEST(test.labels[0] == 9);
+  const Normalization s = channel_stats(train);
+  const Normalization ref = fashion_mnist_normalization();
+  BOOST_TEST(std::abs(s.mean[0] - ref.mean[0]) < 5e-4, "mean " << s.mean[0]);
+  BOOST_TEST(std::abs(s.stddev[0] - ref.stddev[0]) < 5e-4, "std " << s.stddev[0]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

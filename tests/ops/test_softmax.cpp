@@ -1,0 +1,115 @@
+// softmax and log_softmax along every axis, including large logits.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+
+#include "ops/ops.hpp"
+#include "tests/ops/op_testing.hpp"
+
+using namespace wb;
+using wbtest::f64;
+using wbtest::grad_of;
+using wbtest::param;
+using wbtest::randn;
+
+namespace {
+using V = std::vector<Tensor>;
+// softmax([1, 2, 3]) = [1, e, e^2] / (1 + e + e^2), with e = 2.718281828459045, e^2 = 7.38905609893065:
+//   1 + e + e^2 = 11.107337927389695 -> [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]
+// log_softmax = x - logsumexp(x), logsumexp([1, 2, 3]) = 3 + ln(1 + e^-1 + e^-2) = 3.40760596444438
+constexpr double kS0 = 0.09003057317038046, kS1 = 0.24472847105479764, kS2 = 0.6652409557748219;
+constexpr double kLse = 3.40760596444438;
+// two-way softmax [a, b]: e^a / (e^a + e^b) = 1 / (1 + e^(b - a)); for a - b = 1: e / (e + 1)
+constexpr double kSig1 = 0.7310585786300049, kSig2 = 0.8807970779778823;  // sigmoid(1), sigmoid(2)
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(softmax)
+
+BOOST_AUTO_TEST_CASE(forward_by_hand) {
+  BOOST_TEST(wbtest::allclose(ops::softmax(f64({1, 2, 3}, {3})), {kS0, kS1, kS2}, 1e-15, 1e-14));
+  BOOST_TEST(wbtest::allclose(ops::log_softmax(f64({1, 2, 3}, {3})), {1 - kLse, 2 - kLse, 3 - kLse}, 1e-14, 1e-14));
+  // x = [[1, 2, 3], [1, 1, 1]]: along axis 0, columns [1, 1], [2, 1], [3, 1]
+  const Tensor x = f64({1, 2, 3, 1, 1, 1}, {2, 3});
+  BOOST_TEST(wbtest::allclose(ops::softmax(x, 0), {0.5, kSig1, kSig2, 0.5, 1 - kSig1, 1 - kSig2}, 1e-15, 1e-14));
+  BOOST_TEST(wbtest::allclose(ops::softmax(x, 1), {kS0, kS1, kS2, 1. / 3, 1. / 3, 1. / 3}, 1e-15, 1e-14));
+  BOOST_TEST(wbtest::allclose(ops::log_softmax(x, 0), {std::log(0.5), std::log(kSig1), std::log(kSig2), std::log(0.5),
+                                                       std::log(1 - kSig1), std::log(1 - kSig2)},
+                              1e-14, 1e-13));
+}
+
+BOOST_AUTO_TEST_CASE(every_axis_normalizes_along_that_axis) {
+  const Tensor x = randn({2, 3, 4}, 1, DType::f64, 3.0);
+  for (std::int64_t axis : {0, 1, 2, -1, -3}) {
+    const Tensor y = ops::softmax(x, axis);
+    Shape ones_shape = x.shape();
+    ones_shape.erase(ones_shape.begin() + (axis + 3) % 3);
+    BOOST_TEST(wbtest::allclose(ops::sum(y, {axis}), Tensor::ones(ones_shape, DType::f64), 1e-14));
+    // log_softmax = log(softmax)
+    BOOST_TEST(wbtest::allclose(ops::log_softmax(x, axis), ops::log(y), 1e-13, 1e-12));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(large_logits_are_stable) {
+  // softmax is shift invariant: [1000, 1001, 1002] and [-1002, -1001, -1000] give softmax([1, 2, 3])
+  for (DType dt : {DType::f64, DType::f32}) {
+    const Tensor big = prim::cast(f64({1000, 1001, 1002, -1002, -1001, -1000}, {2, 3}), dt);
+    BOOST_TEST(wbtest::allclose(ops::softmax(big, 1), {kS0, kS1, kS2, kS0, kS1, kS2}, 1e-6, 1e-6));
+    BOOST_TEST(wbtest::allclose(ops::log_softmax(big, 1), {1 - kLse, 2 - kLse, 3 - kLse, 1 - kLse, 2 - kLse, 3 - kLse},
+                                1e-4, 1e-5));
+  }
+  // spread logits: log_softmax([0, -1000, 1000]) = [-1000, -2000, 0] exactly (e^-1000 underflows)
+  BOOST_TEST(wbtest::allclose(ops::log_softmax(f64({0, -1000, 1000}, {3})), {-1000, -2000, 0}, 1e-12));
+  BOOST_TEST(wbtest::allclose(ops::softmax(f64({0, -1000, 1000}, {3})), {0, 0, 1}, 1e-300));
+  // gradients through large logits stay finite and correct
+  // (logits near -700 and +800: exp would overflow / underflow without the max shift)
+  const Tensor low = param(prim::unary(prim::Unary::add_scalar, randn({3, 4}, 2), -700));
+  const Tensor high = param(prim::unary(prim::Unary::add_scalar, randn({3, 4}, 3), 800));
+  for (const Tensor& x : {low, high}) {
+    wbtest::check_grad([](const V& t) { return ops::softmax(t[0], 0); }, {x});
+    wbtest::check_grad([](const V& t) { return ops::log_softmax(t[0], 1); }, {x});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(gradients_by_hand) {
+  // dx = y * (dy - sum(dy * y)); with dy = e_0: dx = y * (e_0 - y_0)
+  Tensor x = param(f64({1, 2, 3}, {3}));
+  BOOST_TEST(wbtest::allclose(grad_of(ops::softmax(x), x, f64({1, 0, 0}, {3})),
+                              {kS0 * (1 - kS0), -kS1 * kS0, -kS2 * kS0}, 1e-15, 1e-13));
+  // log_softmax: dx = dy - softmax * sum(dy); dy = [1, 2, 3] -> [1 - 6 kS0, 2 - 6 kS1, 3 - 6 kS2]
+  BOOST_TEST(wbtest::allclose(grad_of(ops::log_softmax(x), x, f64({1, 2, 3}, {3})),
+                              {1 - 6 * kS0, 2 - 6 * kS1, 3 - 6 * kS2}, 1e-14, 1e-13));
+  // a plain sum of softmax is constant: its gradient is 0 (why gradcheck weights the output)
+  BOOST_TEST(wbtest::allclose(grad_of(ops::sum(ops::softmax(x)), x), {0, 0, 0}, 1e-15));
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_every_axis) {
+  const Tensor x = param(randn({2, 3, 4}, 4, DType::f64, 2.0));
+  for (std::int64_t axis : {0, 1, 2, -1, -2}) {
+    BOOST_TEST_CONTEXT("axis " << axis) {
+      wbtest::check_grad([axis](const V& t) { return ops::softmax(t[0], axis); }, {x});
+      wbtest::check_grad([axis](const V& t) { return ops::log_softmax(t[0], axis); }, {x});
+    }
+  }
+  // non-contiguous input and fan-out: attention-like softmax(x x^T) x
+  wbtest::check_grad([](const V& t) { return ops::softmax(ops::transpose(t[0], 0, 1), 0); }, {param(randn({3, 4}, 5))});
+  wbtest::check_grad(
+      [](const V& t) { return ops::matmul(ops::softmax(ops::matmul(t[0], ops::transpose(t[0], 0, 1)), -1), t[0]); },
+      {param(randn({3, 4}, 6))});
+}
+
+BOOST_AUTO_TEST_CASE(f32_agrees_with_f64) {
+  const V in = {randn({3, 5}, 7, DType::f64, 4.0)};
+  for (std::int64_t axis : {0, 1}) {
+    wbtest::check_f32_matches_f64([axis](const V& t) { return ops::softmax(t[0], axis); }, in);
+    wbtest::check_f32_matches_f64([axis](const V& t) { return ops::log_softmax(t[0], axis); }, in);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_inputs_name_the_op) {
+  const Tensor x = randn({2, 3}, 8);
+  wbtest::check_error([&] { return ops::softmax(x, 2); }, {"softmax", "axis 2"});
+  wbtest::check_error([&] { return ops::log_softmax(x, -3); }, {"log_softmax", "axis -3"});
+  wbtest::check_error([&] { return ops::softmax(wbtest::ids({1, 2}, {2})); }, {"softmax", "i64"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
