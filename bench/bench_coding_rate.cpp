@@ -1,7 +1,7 @@
 // bench_coding_rate: the coding-rate operators of issue #3 (item 5) beside the raw BLAS/LAPACK calls
 // they are built on, in the same process.
 //
-//   ./build-rate/bench/bench_coding_rate [--threads N] [--rounds R] [--min-ms T] [--filter SUBSTRING]
+//   ./build-rate/bench/bench_coding_rate [--threads N] [--rounds R] [--min-ms T] [--filter SUBSTRING] [--clock wall|cpu]
 //
 // Shapes (float32): a CRATE-S-like batch, Z (B = 128, N = 197, d = 384) with K = 6 heads of p = 64,
 // and one large matrix, Z (N = 50,000, d = 384), K = 6.
@@ -14,9 +14,12 @@
 // The raw reference uses the same schedule as the kernels: a batch of small matrices is one
 // wb::parallel_for of single-threaded calls (OpenBLAS held at one thread), a large one lets OpenBLAS
 // thread. Each row runs ours and the reference interleaved for several rounds and prints the medians
-// and their ratio. The machines are shared and noisy: read the ratios.
+// and their ratio. The machines are shared and noisy: read the ratios. --clock cpu times with the
+// process's CPU time instead of the wall clock: with --threads 1 on a loaded machine it ignores the time
+// the process spent descheduled.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -45,9 +48,19 @@ struct Options {
   int rounds = 7;
   double min_ms = 150.0;
   std::string filter;
+  bool cpu_clock = false;
 };
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+bool g_cpu_clock = false;
+
+double now_s() {
+  if (g_cpu_clock) {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 double time_batch(const std::function<void()>& f, int iters) {
   const double t0 = now_s();
@@ -241,8 +254,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--rounds") o.rounds = std::stoi(next());
     else if (a == "--min-ms") o.min_ms = std::stod(next());
     else if (a == "--filter") o.filter = next();
+    else if (a == "--clock") o.cpu_clock = next() == "cpu";
     else throw std::invalid_argument("bench_coding_rate: unknown argument " + a +
-                                     " (use --threads N, --rounds R, --min-ms T, --filter S)");
+                                     " (use --threads N, --rounds R, --min-ms T, --filter S, --clock wall|cpu)");
   }
   return o;
 }
@@ -252,10 +266,12 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   if (opt.threads > 0) wb::set_num_threads(opt.threads);
+  g_cpu_clock = opt.cpu_clock;
   std::vector<Row> rows;
   add_rows(rows, 128, 197, 384, 6, 0.5);
   add_rows(rows, 0, 50000, 384, 6, 0.5);
-  fmt::print("threads {} (whitebox pool and OpenBLAS), {} rounds, medians\n\n", wb::num_threads(), opt.rounds);
+  fmt::print("threads {} (whitebox pool and OpenBLAS), {} rounds, medians, {} clock\n\n", wb::num_threads(), opt.rounds,
+             opt.cpu_clock ? "process CPU" : "wall");
   fmt::print("| op | shape | whitebox ms | raw ms | ratio |\n|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     const std::string label = r.name + " " + r.shape;

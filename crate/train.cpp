@@ -14,6 +14,7 @@
 #include "autograd/engine.hpp"
 #include "autograd/grad_mode.hpp"
 #include "crate/checkpoint.hpp"
+#include "crate/measure.hpp"
 #include "crate/plot.hpp"
 #include "crate/progress.hpp"
 #include "datasets/cifar.hpp"
@@ -97,7 +98,10 @@ json to_json(const TrainOptions& o) {
           {"threads", o.threads},
           {"train_limit", o.train_limit},
           {"test_limit", o.test_limit},
-          {"out_dir", o.out_dir}};
+          {"out_dir", o.out_dir},
+          {"measure_every", o.measure_every},
+          {"measure_limit", o.measure_limit},
+          {"srr_weight", o.srr_weight}};
 }
 
 TrainOptions train_options_from_json(const json& j) {
@@ -124,6 +128,9 @@ TrainOptions train_options_from_json(const json& j) {
   get("train_limit", o.train_limit);
   get("test_limit", o.test_limit);
   get("out_dir", o.out_dir);
+  get("measure_every", o.measure_every);
+  get("measure_limit", o.measure_limit);
+  get("srr_weight", o.srr_weight);
   return o;
 }
 
@@ -141,6 +148,8 @@ void validate(const TrainOptions& o) {
   if (o.optimizer != "adamw" && o.optimizer != "lion" && o.optimizer != "sgd")
     bad(fmt::format("--optimizer must be adamw, lion or sgd, got '{}'", o.optimizer));
   if (o.out_dir.empty()) bad("--out must name a directory");
+  if (o.measure_every < 0 || o.measure_limit <= 0) bad("--measure-every must be >= 0 and --measure-limit positive");
+  if (!(o.srr_weight >= 0)) bad(fmt::format("--srr-weight must be >= 0, got {}", o.srr_weight));
   o.model.validate();
 }
 
@@ -161,6 +170,8 @@ json trajectory_fields(const TrainOptions& o) {
   j.erase("out_dir");
   j.erase("threads");
   j.erase("data_dir");
+  j.erase("measure_every");
+  j.erase("measure_limit");
   return j;
 }
 
@@ -247,6 +258,38 @@ void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist) 
                   Panel{"accuracy", "epoch", "accuracy (%)", {ta, va}, false}});
 }
 
+// Keeps the measurements of epochs <= `epoch` (a resumed run re-measures what follows).
+void truncate_measurements(const std::string& path, std::int64_t epoch) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("epoch", std::int64_t{0}) <= epoch) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+// Measures the model, appends the result to the log, and rewrites measure.{csv,json,png} from the
+// whole log (one curve per measured epoch).
+void record_measurement(const CrateModel& model, data::Loader& loader, std::int64_t epoch, const std::string& log,
+                        const TrainOptions& o) {
+  const Measurement m = measure(model, loader, epoch == 0 ? "init" : fmt::format("epoch {}", epoch));
+  json line = to_json(m);
+  line["epoch"] = epoch;
+  {
+    std::ofstream out(log, std::ios::app);
+    out << line.dump() << "\n";
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot append the measurement", log));
+  }
+  std::vector<Measurement> all;
+  std::ifstream in(log);
+  std::string text;
+  while (std::getline(in, text))
+    if (!text.empty()) all.push_back(measurement_from_json(json::parse(text)));
+  write_measurements((fs::path(o.out_dir) / "measure").string(), all, o.plot && gnuplot_available());
+  if (o.progress) fmt::print(stderr, "{}", format_table(m));
+}
+
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
@@ -286,6 +329,12 @@ TrainResult train(const TrainOptions& options) {
   lo.horizontal_flip = o.augment;
   data::Loader train_loader(std::shared_ptr<const data::Dataset>(train_set), lo);
   data::Loader test_loader(std::shared_ptr<const data::Dataset>(test_set), data::eval_options(lo));
+  std::unique_ptr<data::Loader> measure_loader;
+  if (o.measure_every > 0) {
+    auto subset = std::make_shared<data::Dataset>(test_set->subset(0, std::min(o.measure_limit, test_set->size())));
+    measure_loader = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(subset), data::eval_options(lo));
+  }
+  const std::string measure_log = (fs::path(o.out_dir) / "measurements.jsonl").string();
 
   // Model, optimizer, schedule.
   CrateModel model(mc);
@@ -330,10 +379,15 @@ TrainResult train(const TrainOptions& options) {
       if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);
     opt->load_state_tensors(opt_state);
     metrics.truncate_after(pos.step);
+    if (o.measure_every > 0) truncate_measurements(measure_log, pos.epoch);
     if (o.progress) fmt::print(stderr, "resuming {} at epoch {} batch {} (step {})\n", o.out_dir, pos.epoch + 1, pos.batch, pos.step);
   } else {
     metrics.truncate_after(-1);
     write_file_atomic(options_path, to_json(o).dump(2) + "\n");
+    if (o.measure_every > 0) {
+      write_file_atomic(measure_log, "");
+      record_measurement(model, *measure_loader, 0, measure_log, o);
+    }
   }
 
   auto save = [&](const Position& p) {
@@ -365,8 +419,15 @@ TrainResult train(const TrainOptions& options) {
       while (auto b = train_loader.next()) {
         lr_now = schedule.apply(*opt, pos.step);
         opt->zero_grad();
-        const Tensor logits = model.forward(b->x);
-        const Tensor loss = ops::cross_entropy(logits, b->y, -100, o.label_smoothing);
+        std::vector<LayerTrace> trace;
+        const Tensor logits = model.forward(b->x, o.srr_weight > 0 ? &trace : nullptr);
+        Tensor loss = ops::cross_entropy(logits, b->y, -100, o.label_smoothing);
+        double srr = 0.0;
+        if (o.srr_weight > 0) {
+          const Tensor s = srr_objective(model, trace);
+          srr = s.item();
+          loss = ops::add(loss, ops::mul_scalar(s, o.srr_weight));
+        }
         const double lv = loss.item();
         optim::check_finite(lv, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?)", epoch + 1, pos.step));
         autograd::backward(loss);
@@ -386,7 +447,7 @@ TrainResult train(const TrainOptions& options) {
         if (o.log_every > 0 && pos.step % o.log_every == 0)
           metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", lv},
                           {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}, {"lr", lr_now},
-                          {"grad_norm", gn}, {"images_per_second", bar.rate()}});
+                          {"grad_norm", gn}, {"images_per_second", bar.rate()}, {"srr", srr}});
         if (o.progress)
           bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
                                                  100.0 * static_cast<double>(pos.correct) / static_cast<double>(pos.seen)));
@@ -432,6 +493,8 @@ TrainResult train(const TrainOptions& options) {
       pos.loss_sum = 0;
       pos.correct = pos.seen = 0;
       pos.seconds = 0;
+      if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
+        record_measurement(model, *measure_loader, rec.epoch, measure_log, o);
       save(pos);
       if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history);
     }

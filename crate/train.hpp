@@ -7,6 +7,8 @@
 //   model.safetensors     the latest weights (official PyTorch state_dict names; crate/checkpoint.hpp)
 //   train_state.safetensors  optimizer buffers and step counts, the position in the data, RNG states
 //   curves.png            loss and accuracy against epoch (gnuplot)
+//   measure.{csv,json,png}  with --measure-every: per-layer compression and sparsity (crate/measure.hpp)
+//                         at initialization and every N epochs, one curve per measurement
 // Checkpoints are written atomically at the end of every epoch (and every checkpoint_every steps, and
 // on Ctrl-C); --resume continues from them exactly: the batches, augmentations, optimizer state and
 // schedule are those of an uninterrupted run, so the result is bit for bit the same.
@@ -55,6 +57,10 @@ struct TrainOptions {
   std::int64_t stop_after_epochs = 0;  // end this invocation after N epochs (0: run to `epochs`)
   bool plot = true;
   bool progress = true;
+  // Sparse rate reduction during training (issue 5):
+  std::int64_t measure_every = 0;      // measure per-layer R^c and sparsity at init and every N epochs (0: off)
+  std::int64_t measure_limit = 256;    // test images used by each measurement
+  double srr_weight = 0.0;             // adds srr_weight * (mean per-layer sparse rate reduction) to the loss
 };
 
 struct EvalResult {

@@ -55,24 +55,23 @@ Tensor normalize_rows_backward(const Tensor& dxhat, const Normalized& n) {
   return prim::binary(prim::Binary::div, prim::binary(prim::Binary::sub, dxhat, proj), n.r);
 }
 
-// Cholesky factor of the smaller Gram side of each X (..., M, m): I_M + a X X^T when M <= m (token
-// side), else I_m + a X^T X. The Gram matrix is factored in place.
+// Cholesky factor and logdet of the smaller Gram side of each X (..., M, m): I_M + a X X^T when M <= m
+// (token side), else I_m + a X^T X, built, factored and summed one matrix at a time in cache.
 struct Factor {
-  Tensor l;
+  Tensor l, logdet;
   bool token_side = true;
 };
 Factor factor(const Tensor& x, double a, const char* what) {
   const bool token_side = x.size(-2) <= x.size(-1);
-  Tensor g = prim::gram(x, token_side ? prim::Gram::xxt : prim::Gram::xtx, a, 1.0);
-  prim::cholesky_(g, what);
-  return {g, token_side};
+  prim::GramCholesky gc = prim::gram_cholesky(x, token_side ? prim::Gram::xxt : prim::Gram::xtx, a, 1.0, what);
+  return {std::move(gc.l), std::move(gc.logdet), token_side};
 }
 // dx holds c X (c per matrix); becomes c a X (I + a X^T X)^{-1} = c a (I + a X X^T)^{-1} X in place.
 void solve_gradient_(const Factor& f, const Tensor& dx, double a) {
   prim::cholesky_solve_(f.l, dx, f.token_side ? prim::Side::left : prim::Side::right, a);
 }
 
-Tensor half_logdet(const Factor& f) { return prim::unary(prim::Unary::mul_scalar, prim::cholesky_logdet(f.l), 0.5); }
+Tensor half_logdet(const Factor& f) { return prim::unary(prim::Unary::mul_scalar, f.logdet, 0.5); }
 
 // ---------------- R(Z) ----------------
 
@@ -88,7 +87,7 @@ class CodingRateNode final : public autograd::Node {
     return {dx};
   }
   void release_saved() override {
-    x_ = f_.l = norm_.xhat = norm_.r = Tensor();
+    x_ = f_.l = f_.logdet = norm_.xhat = norm_.r = Tensor();
   }
 
  private:
@@ -156,7 +155,7 @@ class CompressedRateNode final : public autograd::Node {
     }
     return {dz, du};
   }
-  void release_saved() override { z_ = u_ = w_ = f_.l = norm_.xhat = norm_.r = Tensor(); }
+  void release_saved() override { z_ = u_ = w_ = f_.l = f_.logdet = norm_.xhat = norm_.r = Tensor(); }
 
  private:
   Tensor z_, u_, w_;
@@ -252,7 +251,7 @@ class ClassRateNode final : public autograd::Node {
     if (norm_.r.defined()) dz = normalize_rows_backward(dz, norm_);
     return {dz};
   }
-  void release_saved() override { x_ = f_.l = sc_.s = sc_.w = norm_.xhat = norm_.r = Tensor(); }
+  void release_saved() override { x_ = f_.l = f_.logdet = sc_.s = sc_.w = norm_.xhat = norm_.r = Tensor(); }
 
  private:
   Tensor x_;

@@ -435,6 +435,37 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (b_in.size(-2) != k)
     throw std::invalid_argument(fmt::format("matmul: inner dimensions differ: {} @ {} ({} vs {})",
                                             shape_str(a_in.shape()), shape_str(b_in.shape()), k, b_in.size(-2)));
+  if (a_in.dim() == 2 && b_in.dim() == 2) {
+    // Two matrices, the common case: no batch axes, no handle copies, so small products stay cheap.
+    cpu::GemmBatch g;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.ldc = std::max<std::int64_t>(1, n);
+    const Tensor* pa = &a_in;
+    const Tensor* pb = &b_in;
+    Tensor ac, bc;
+    if (!gemm_layout(m, k, a_in.stride(0), a_in.stride(1), g.ta, g.lda)) {
+      ac = contiguous(a_in);
+      pa = &ac;
+      gemm_layout(m, k, ac.stride(0), ac.stride(1), g.ta, g.lda);
+    }
+    if (!gemm_layout(k, n, b_in.stride(0), b_in.stride(1), g.tb, g.ldb)) {
+      bc = contiguous(b_in);
+      pb = &bc;
+      gemm_layout(k, n, bc.stride(0), bc.stride(1), g.tb, g.ldb);
+    }
+    Tensor c = Tensor::empty({m, n}, a_in.dtype(), a_in.device());
+    if (k == 0) {
+      fill_(c, 0.0);
+      return c;
+    }
+    switch (c.device()) {
+      case Device::CPU: cpu::gemm(g, *pa, *pb, c); break;
+      case Device::CUDA: cuda::gemm(g, *pa, *pb, c); break;
+    }
+    return c;
+  }
   Tensor a = a_in.detach(), b = b_in.detach();
   // (..., M, K) @ (K, N) with a batch that folds into the rows: one GEMM of (batch*M, K) @ (K, N).
   if (b.dim() == 2 && a.dim() > 2) {
@@ -587,6 +618,16 @@ std::string batch_position(const Tensor& x, std::int64_t flat) {
   return fmt::format("batch index {} = [{}] of batch shape {}", flat, fmt::join(idx, ", "), shape_str(bs));
 }
 
+// `batched` supplies the batch axes; `operand` describes the matrices in the message.
+[[noreturn]] void throw_not_positive_definite(const char* what, const Tensor& batched, const std::string& operand,
+                                              const cpu::CholeskyStatus& st) {
+  throw std::runtime_error(fmt::format(
+      "{}: {} of {} is not positive definite: ?potrf failed at pivot {} (0-based), where the leading {}x{} minor is "
+      "not positive definite (pivot value {:.6g}). Hint: a Gram matrix plus a positive multiple of the identity "
+      "always factors; NaN or Inf in the input, or an indefinite matrix, ends here",
+      what, batch_position(batched, st.batch), operand, st.pivot - 1, st.pivot, st.pivot, st.value));
+}
+
 }  // namespace
 
 Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
@@ -608,6 +649,31 @@ Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
   return out;
 }
 
+GramCholesky gram_cholesky(const Tensor& x, Gram form, double alpha, double beta, const char* what) {
+  check_matrices(x, what, "x", false);
+  Tensor xv = x.detach();
+  cpu::MatrixBatch xb;
+  if (!matrix_batch(xv, xb)) {
+    xv = contiguous(xv);
+    matrix_batch(xv, xb);
+  }
+  const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
+  Shape l_shape = batch_shape_of(x);
+  l_shape.insert(l_shape.end(), {n, n});
+  GramCholesky r{Tensor::empty(l_shape, x.dtype(), x.device()), Tensor::empty(batch_shape_of(x), x.dtype(), x.device())};
+  cpu::CholeskyStatus st;
+  switch (x.device()) {
+    case Device::CPU: st = cpu::gram_cholesky(xv, xb, form, alpha, beta, r.l, r.logdet); break;
+    case Device::CUDA: st = cuda::gram_cholesky(xv, xb, form, alpha, beta, r.l, r.logdet); break;
+  }
+  if (st.batch >= 0)
+    throw_not_positive_definite(what, x,
+                                fmt::format("{} I + {} {} of X {} {}", beta, alpha, form == Gram::xtx ? "X^T X" : "X X^T",
+                                            shape_str(x.shape()), dtype_name(x.dtype())),
+                                st);
+  return r;
+}
+
 void cholesky_(const Tensor& a, const char* what) {
   check_matrices(a, what, "a", true);
   if (!a.is_contiguous())
@@ -620,13 +686,7 @@ void cholesky_(const Tensor& a, const char* what) {
     case Device::CPU: st = cpu::cholesky(a, batch, n); break;
     case Device::CUDA: st = cuda::cholesky(a, batch, n); break;
   }
-  if (st.batch >= 0)
-    throw std::runtime_error(fmt::format(
-        "{}: {} of {} {} is not positive definite: ?potrf failed at pivot {} (0-based), where the leading "
-        "{}x{} minor is not positive definite (pivot value {:.6g}). Hint: a Gram matrix plus a positive multiple of "
-        "the identity always factors; NaN or Inf in the input, or an indefinite matrix, ends here",
-        what, batch_position(a, st.batch), shape_str(a.shape()), dtype_name(a.dtype()), st.pivot - 1, st.pivot,
-        st.pivot, st.value));
+  if (st.batch >= 0) throw_not_positive_definite(what, a, fmt::format("{} {}", shape_str(a.shape()), dtype_name(a.dtype())), st);
 }
 
 Tensor cholesky(const Tensor& a, const char* what) {

@@ -26,7 +26,10 @@ class Pool {
     stop();
     n_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers wait for the next job: starting from generation 0 they would wake at once and run
+    // the previous job's chunk again (job_ is null by then) after a resize.
+    const std::uint64_t start = generation_;
+    for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i, start] { loop(i, start); });
   }
 
   void run(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
@@ -64,8 +67,7 @@ class Pool {
  private:
   std::int64_t bound(int chunk) const { return job_n_ * (chunk + 1) / job_chunks_; }
 
-  void loop(int index) {
-    std::uint64_t seen = 0;
+  void loop(int index, std::uint64_t seen) {
     in_parallel_region = true;
     for (;;) {
       const std::function<void(std::int64_t, std::int64_t)>* job = nullptr;

@@ -102,6 +102,13 @@ Tensor cholesky(const Tensor& a, const char* what = "cholesky");
 void cholesky_(const Tensor& a, const char* what = "cholesky_");
 // logdet A = 2 sum_i log L_ii from the factor L (..., n, n) -> (...), accumulated in double.
 Tensor cholesky_logdet(const Tensor& l);
+// Fused gram + cholesky + cholesky_logdet, one matrix at a time while it is in cache (what the
+// coding-rate ops run): L of beta I + alpha (X^T X or X X^T) and its logdet. Failures as cholesky.
+struct GramCholesky {
+  Tensor l;       // (..., n, n), lower, upper triangle zero
+  Tensor logdet;  // (...)
+};
+GramCholesky gram_cholesky(const Tensor& x, Gram form, double alpha, double beta, const char* what = "gram_cholesky");
 enum class Side {
   left,   // X = A^{-1} B,  B: (..., n, m)
   right,  // X = B A^{-1},  B: (..., m, n)

@@ -59,6 +59,9 @@ struct CholeskyStatus {
 };
 CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n);
 void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);  // l contiguous; out (batch)
+// gram, then cholesky and cholesky_logdet of each matrix while it is in cache; l (batch, n, n), logdet (batch).
+CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
+                             const Tensor& l, const Tensor& logdet);
 // In place on the matrices of b; l contiguous (bb.offsets.size(), n, n).
 void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb, prim::Side side,
                     double alpha);

@@ -11,6 +11,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -54,11 +55,15 @@ void for_each_matrix(std::int64_t batch, double flops_per_matrix, F&& one) {
   });
 }
 
-// Copies the lower triangle of a row-major n x n matrix onto its upper triangle.
+// Copies the lower triangle of a row-major n x n matrix onto its upper triangle, in 32 x 32 tiles so the
+// column-wise reads stay within a few cache lines.
 template <class T>
 void mirror_lower(T* a, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = i + 1; j < n; ++j) a[i * n + j] = a[j * n + i];
+  constexpr std::int64_t tile = 32;
+  for (std::int64_t i0 = 0; i0 < n; i0 += tile)
+    for (std::int64_t j0 = i0; j0 < n; j0 += tile)
+      for (std::int64_t i = i0; i < std::min(i0 + tile, n); ++i)
+        for (std::int64_t j = std::max(j0, i + 1); j < std::min(j0 + tile, n); ++j) a[i * n + j] = a[j * n + i];
 }
 
 template <class T>
@@ -111,24 +116,70 @@ CholeskyStatus first_failure(const std::vector<lapack_int>& info, const std::vec
   return st;
 }
 
+// One Gram matrix, lower triangle only: c = beta I + alpha (X^T X or X X^T) of the view at x. The view is
+// rows x cols; the stored row-major matrix is the view itself, or its transpose when xb.trans, so
+// X^T X of the view is syrk 'T' on a non-transposed view and 'N' otherwise.
 template <class T>
-void gram_t(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* out) {
-  // The view is rows x cols; `stored` is the row-major matrix in memory (the view itself, or its
-  // transpose when xb.trans). X^T X of the view is syrk 'T' on a non-transposed view and 'N' otherwise.
+void gram_lower(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* c) {
   const bool xtx = form == prim::Gram::xtx;
   const std::int64_t n = xtx ? xb.cols : xb.rows, k = xtx ? xb.rows : xb.cols;
-  const bool trans = xtx != xb.trans;
-  const auto batch = static_cast<std::int64_t>(xb.offsets.size());
-  for_each_matrix(batch, static_cast<double>(n) * n * k, [&](std::int64_t i) {
+  if (k == 0) {
+    for (std::int64_t j = 0; j < n * n; ++j) c[j] = T(0);
+  } else {
+    syrk<T>(xtx != xb.trans, n, k, static_cast<T>(alpha), x, xb.ld, c);
+  }
+  for (std::int64_t j = 0; j < n; ++j) c[j * n + j] += static_cast<T>(beta);
+}
+
+std::int64_t gram_size(const MatrixBatch& xb, prim::Gram form) { return form == prim::Gram::xtx ? xb.cols : xb.rows; }
+double gram_flops(const MatrixBatch& xb, prim::Gram form) {
+  const double n = static_cast<double>(gram_size(xb, form));
+  return n * n * static_cast<double>(xb.rows + xb.cols - gram_size(xb, form));
+}
+
+template <class T>
+void gram_t(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* out) {
+  const std::int64_t n = gram_size(xb, form);
+  for_each_matrix(static_cast<std::int64_t>(xb.offsets.size()), gram_flops(xb, form), [&](std::int64_t i) {
     T* c = out + i * n * n;
-    if (k == 0) {
-      for (std::int64_t j = 0; j < n * n; ++j) c[j] = T(0);
-    } else {
-      syrk<T>(trans, n, k, static_cast<T>(alpha), x + xb.offsets[static_cast<std::size_t>(i)], xb.ld, c);
-    }
-    for (std::int64_t j = 0; j < n; ++j) c[j * n + j] += static_cast<T>(beta);
+    gram_lower(x + xb.offsets[static_cast<std::size_t>(i)], xb, form, alpha, beta, c);
     mirror_lower(c, n);
   });
+}
+
+// Factors one matrix in place (row-major lower), zeroes its upper triangle and returns ?potrf's info;
+// on failure *value is the pivot found not positive.
+template <class T>
+lapack_int factor_one(T* m, std::int64_t n, double* value) {
+  const lapack_int r = potrf(m, n);
+  if (r > 0) *value = static_cast<double>(m[(r - 1) * (n + 1)]);
+  for (std::int64_t row = 0; row < n; ++row)
+    for (std::int64_t col = row + 1; col < n; ++col) m[row * n + col] = T(0);
+  return r;
+}
+
+template <class T>
+double logdet_one(const T* l, std::int64_t n) {
+  double s = 0.0;
+  for (std::int64_t j = 0; j < n; ++j) s += std::log(static_cast<double>(l[j * (n + 1)]));
+  return 2.0 * s;
+}
+
+template <class T>
+CholeskyStatus gram_cholesky_t(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* l,
+                               T* logdet) {
+  const std::int64_t n = gram_size(xb, form), batch = static_cast<std::int64_t>(xb.offsets.size());
+  std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
+  std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
+  const double flops = gram_flops(xb, form) + static_cast<double>(n) * n * n / 3.0;
+  for_each_matrix(batch, flops, [&](std::int64_t i) {
+    const auto ui = static_cast<std::size_t>(i);
+    T* c = l + i * n * n;
+    gram_lower(x + xb.offsets[ui], xb, form, alpha, beta, c);
+    info[ui] = factor_one(c, n, &value[ui]);
+    logdet[i] = info[ui] == 0 ? static_cast<T>(logdet_one(c, n)) : T(0);
+  });
+  return first_failure(info, value);
 }
 
 template <class T>
@@ -136,12 +187,8 @@ CholeskyStatus cholesky_t(T* a, std::int64_t batch, std::int64_t n) {
   std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
   std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
   for_each_matrix(batch, static_cast<double>(n) * n * n / 3.0, [&](std::int64_t i) {
-    T* m = a + i * n * n;
-    const lapack_int r = potrf(m, n);
-    info[static_cast<std::size_t>(i)] = r;
-    if (r > 0) value[static_cast<std::size_t>(i)] = static_cast<double>(m[(r - 1) * (n + 1)]);
-    for (std::int64_t row = 0; row < n; ++row)
-      for (std::int64_t col = row + 1; col < n; ++col) m[row * n + col] = T(0);
+    const auto ui = static_cast<std::size_t>(i);
+    info[ui] = factor_one(a + i * n * n, n, &value[ui]);
   });
   return first_failure(info, value);
 }
@@ -201,11 +248,16 @@ void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const 
     using T = typename decltype(tag)::type;
     const T* lp = static_cast<const T*>(l.raw_data());
     T* o = static_cast<T*>(out.raw_data());
-    for (std::int64_t i = 0; i < batch; ++i) {
-      double s = 0.0;
-      for (std::int64_t j = 0; j < n; ++j) s += std::log(static_cast<double>(lp[i * n * n + j * (n + 1)]));
-      o[i] = static_cast<T>(2.0 * s);
-    }
+    for (std::int64_t i = 0; i < batch; ++i) o[i] = static_cast<T>(logdet_one(lp + i * n * n, n));
+  });
+}
+
+CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
+                             const Tensor& l, const Tensor& logdet) {
+  return dispatch_floating(x.dtype(), "gram_cholesky", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return gram_cholesky_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(l.raw_data()),
+                              static_cast<T*>(logdet.raw_data()));
   });
 }
 

@@ -45,7 +45,8 @@ void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t 
       if (log) {
         for (std::int64_t i = 0; i < full; i += W) s += exp(load(px + i) - mx);
         if (tail) s += keep_last(exp(load(px + r - W) - mx), tail, 0.0f);
-        scale[j] = mx + std::log(reduce_add(s));  // log-sum-exp
+        const float t = reduce_add(s);  // 0 only for a fully masked row: log_softmax -inf, not NaN
+        scale[j] = t > 0.0f ? mx + std::log(t) : mx;  // log-sum-exp
       } else {
         for (std::int64_t i = 0; i < full; i += W) {
           const f32v v = exp(load(px + i) - mx);
@@ -57,7 +58,8 @@ void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t 
           store(py + r - W, v);
           s += keep_last(v, tail, 0.0f);
         }
-        scale[j] = 1.0f / reduce_add(s);
+        const float t = reduce_add(s);
+        scale[j] = t > 0.0f ? 1.0f / t : 0.0f;  // a fully masked row gives zeros, not NaN
       }
     }
     for (std::int64_t j = 0; j < nb; ++j) {
@@ -132,7 +134,7 @@ void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inne
       T s = 0;
       if (log) {
         for (std::int64_t k = 0; k < r; ++k) s += std::exp(px[k * inner] - mx);
-        const T lse = mx + std::log(s);
+        const T lse = s > T(0) ? mx + std::log(s) : mx;  // fully masked: -inf outputs, not NaN
         for (std::int64_t k = 0; k < r; ++k) py[k * inner] = px[k * inner] - lse;
       } else {
         for (std::int64_t k = 0; k < r; ++k) {
@@ -140,7 +142,7 @@ void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inne
           py[k * inner] = v;
           s += v;
         }
-        const T inv = T(1) / s;
+        const T inv = s > T(0) ? T(1) / s : T(0);  // fully masked: zeros, not NaN
         for (std::int64_t k = 0; k < r; ++k) py[k * inner] *= inv;
       }
     }

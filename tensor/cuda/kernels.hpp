@@ -32,6 +32,8 @@ void gemm(const cpu::GemmBatch& g, const Tensor& a, const Tensor& b, const Tenso
 void gram(const Tensor& x, const cpu::MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out);
 cpu::CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n);
 void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);
+cpu::CholeskyStatus gram_cholesky(const Tensor& x, const cpu::MatrixBatch& xb, prim::Gram form, double alpha,
+                                  double beta, const Tensor& l, const Tensor& logdet);
 void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const cpu::MatrixBatch& bb, prim::Side side,
                     double alpha);
 cpu::CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);

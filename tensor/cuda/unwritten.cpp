@@ -31,6 +31,10 @@ void gemm(const cpu::GemmBatch&, const Tensor&, const Tensor&, const Tensor&) { 
 void gram(const Tensor&, const cpu::MatrixBatch&, prim::Gram, double, double, const Tensor&) { unwritten("gram on cuda"); }
 cpu::CholeskyStatus cholesky(const Tensor&, std::int64_t, std::int64_t) { unwritten("cholesky on cuda"); }
 void cholesky_logdet(const Tensor&, std::int64_t, std::int64_t, const Tensor&) { unwritten("cholesky_logdet on cuda"); }
+cpu::CholeskyStatus gram_cholesky(const Tensor&, const cpu::MatrixBatch&, prim::Gram, double, double, const Tensor&,
+                                  const Tensor&) {
+  unwritten("gram_cholesky on cuda");
+}
 void cholesky_solve(const Tensor&, std::int64_t, const Tensor&, const cpu::MatrixBatch&, prim::Side, double) {
   unwritten("cholesky_solve on cuda");
 }

@@ -7,6 +7,7 @@
 //   check_error(f, {fragments})                f throws std::invalid_argument whose message contains
 //                                              every fragment (the op name first)
 //   check_f32_matches_f64(f, inputs)           f on f32 copies of the inputs agrees with f in f64
+//   check_f32_grads_match_f64(f, inputs)       the same for the gradients of sum(f(inputs) * R)
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -71,6 +72,25 @@ void check_f32_matches_f64(F&& f, const std::vector<Tensor>& inputs, double atol
   const Tensor y32 = f(in32);
   BOOST_TEST(y32.dtype() == DType::f32);
   BOOST_TEST(allclose(wb::prim::cast(y32, DType::f64), y64, atol, rtol));
+}
+
+template <class F>
+void check_f32_grads_match_f64(F&& f, const std::vector<Tensor>& inputs, double atol = 1e-5, double rtol = 1e-4) {
+  std::vector<Tensor> in64, in32;
+  for (const auto& t : inputs) {
+    in64.push_back(param(wb::prim::clone(t)));
+    in32.push_back(param(wb::prim::cast(t, DType::f32)));
+  }
+  const Tensor y64 = f(in64);
+  const Tensor seed = randn(y64.shape(), 77);
+  wb::autograd::backward(y64, seed);
+  wb::autograd::backward(f(in32), wb::prim::cast(seed, DType::f32));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    BOOST_TEST_CONTEXT("input " << i) {
+      BOOST_TEST(in32[i].grad().dtype() == DType::f32);
+      BOOST_TEST(allclose(wb::prim::cast(in32[i].grad(), DType::f64), in64[i].grad(), atol, rtol));
+    }
+  }
 }
 
 }  // namespace wbtest

@@ -34,6 +34,8 @@ BOOST_AUTO_TEST_CASE(forward_values) {
   const Tensor e = ops::embedding(iota({4, 2}), ids({3, 0, 1, 3}, {2, 2}));
   BOOST_TEST((e.shape() == Shape{2, 2, 2}));
   BOOST_TEST(wbtest::allclose(e, {6, 7, 0, 1, 2, 3, 6, 7}));
+  // the same ids as a transposed view of [[3, 1], [0, 3]]
+  BOOST_TEST(wbtest::allclose(ops::embedding(iota({4, 2}), ops::transpose(ids({3, 1, 0, 3}, {2, 2}), 0, 1)), e, 0.0, 0.0));
 }
 
 BOOST_AUTO_TEST_CASE(gradients_by_hand) {
@@ -88,6 +90,7 @@ BOOST_AUTO_TEST_CASE(bad_inputs_name_the_op) {
   wbtest::check_error([&] { return ops::gather(x, 1, ids({0, 4, 0}, {3, 1})); }, {"gather", "4", "out of range"});
   wbtest::check_error([&] { return ops::gather(x, 1, ids({0, 1}, {2, 1})); }, {"gather", "[2, 1]", "[3, 4]"});
   wbtest::check_error([&] { return ops::masked_fill(x, f64({1, 0}, {2}), 0.0); }, {"masked_fill", "[2]"});
+  wbtest::check_error([&] { return ops::masked_fill(x, Tensor::zeros({2, 3, 4}), 0.0); }, {"masked_fill", "[2, 3, 4]", "[3, 4]"});
   wbtest::check_error([&] { return ops::embedding(x, ids({0, 3}, {2})); }, {"embedding", "3", "out of range"});
   wbtest::check_error([&] { return ops::embedding(x, f64({0, 1}, {2})); }, {"embedding", "i64"});
   wbtest::check_error([&] { return ops::embedding(randn({3}, 6), ids({0}, {1})); }, {"embedding", "(V, D)"});

@@ -87,6 +87,20 @@ BOOST_AUTO_TEST_CASE(f32_agrees_with_f64) {
   wbtest::check_f32_matches_f64([](const V& t) { return ops::layer_norm(t[0], Tensor(), Tensor()); }, in);
 }
 
+BOOST_AUTO_TEST_CASE(f32_vector_path_agrees_with_f64) {
+  // f32 rows with D >= 16 take the vectorized kernels: D = 37 (two vectors and a tail), 70 rows (blocks
+  // of 8 for the statistics, of 64 for the parameter gradients, each with a remainder)
+  const V in = {randn({70, 37}, 15, DType::f64, 3.0), randn({37}, 16), randn({37}, 17)};
+  wbtest::check_f32_matches_f64([](const V& t) { return ops::layer_norm(t[0], t[1], t[2]); }, in);
+  wbtest::check_f32_matches_f64([](const V& t) { return ops::layer_norm(t[0], Tensor(), Tensor()); }, in);
+  wbtest::check_f32_grads_match_f64([](const V& t) { return ops::layer_norm(t[0], t[1], t[2]); }, in, 1e-4, 1e-4);
+  wbtest::check_f32_grads_match_f64([](const V& t) { return ops::layer_norm(t[0], Tensor(), t[1]); }, {in[0], in[2]}, 1e-4,
+                                    1e-4);
+  // a row far from zero (mean 1000, spread 1): the one-pass variance must not cancel
+  const Tensor shifted = prim::unary(prim::Unary::add_scalar, randn({3, 48}, 18), 1000.0);
+  wbtest::check_f32_matches_f64([](const V& t) { return ops::layer_norm(t[0], Tensor(), Tensor()); }, {shifted}, 2e-3, 1e-3);
+}
+
 BOOST_AUTO_TEST_CASE(bad_inputs_name_the_op) {
   const Tensor x = randn({2, 4}, 11);
   wbtest::check_error([&] { return ops::layer_norm(x, randn({3}, 12), Tensor()); }, {"layer_norm", "[3]", "[2, 4]"});

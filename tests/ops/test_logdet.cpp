@@ -1,5 +1,5 @@
-// The SPD linear-algebra primitives (prim::gram, cholesky, cholesky_logdet, cholesky_solve,
-// cholesky_inverse) and the differentiable ops::logdet, against the independent references of
+// The SPD linear-algebra primitives (prim::gram, cholesky, cholesky_logdet, gram_cholesky,
+// cholesky_solve, cholesky_inverse) and the differentiable ops::logdet, against the independent references of
 // naive_linalg.hpp (Gaussian elimination, Gauss-Jordan), never against themselves.
 #include <boost/test/unit_test.hpp>
 
@@ -94,6 +94,23 @@ BOOST_AUTO_TEST_CASE(cholesky_reconstructs_and_gives_logdet) {
   const Tensor l = prim::cholesky(Tensor::from_vector(std::vector<double>{4, 2, 2, 3}, {2, 2}));
   BOOST_TEST(wbtest::allclose(l, {2, 0, 1, std::sqrt(2.0)}, 1e-15, 1e-15));
   BOOST_TEST(std::abs(prim::cholesky_logdet(l).item() - std::log(8.0)) < 1e-14);
+}
+
+BOOST_AUTO_TEST_CASE(fused_gram_cholesky_matches_the_separate_steps) {
+  // Batched small (parallel loop) and single large, both Gram forms, a strided view.
+  for (const Tensor& x : {randn({3, 4, 7, 5}, 15), prim::transpose(randn({2, 9, 6}, 16), -1, -2), randn({160, 140}, 17)}) {
+    for (const auto form : {prim::Gram::xtx, prim::Gram::xxt}) {
+      const auto gc = prim::gram_cholesky(x, form, 0.3, 2.0);
+      const Tensor g = prim::gram(x, form, 0.3, 2.0);
+      BOOST_TEST(wbtest::allclose(gc.l, prim::cholesky(g), 1e-12, 1e-12));
+      std::vector<double> expect;
+      for (std::int64_t b = 0; b < batch_count(g); ++b) expect.push_back(naive::logdet(naive::matrix(g, b)));
+      BOOST_TEST(wbtest::allclose(gc.logdet, expect, 1e-10, 1e-12));
+    }
+  }
+  // beta = 0 and rank-deficient X (3 tokens, X X^T is 3x3 but X^T X is 4x4 of rank 3): not PD.
+  check_runtime_error([] { prim::gram_cholesky(randn({2, 3, 4}, 18), prim::Gram::xtx, 1.0, 0.0, "my_op"); },
+                      {"my_op", "batch index 0", "[2, 3, 4]", "X^T X", "pivot 3"});
 }
 
 BOOST_AUTO_TEST_CASE(solve_left_right_and_inverse_match_gauss_jordan) {

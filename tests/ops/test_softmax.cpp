@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <limits>
 
 #include "ops/ops.hpp"
 #include "tests/ops/op_testing.hpp"
@@ -70,6 +71,34 @@ BOOST_AUTO_TEST_CASE(large_logits_are_stable) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(masked_logits) {
+  // -inf logits (an attention mask) get probability 0; row 0 keeps entries 0 and 2 = [0, 1], so its
+  // softmax is [1 - sigmoid(1), 0, sigmoid(1), 0, ...]. Row 1 is fully masked: softmax all 0 and
+  // log_softmax all -inf, never NaN. Rows of 3 run the scalar loop, f32 rows of 20 the vector path.
+  const double inf = std::numeric_limits<double>::infinity();
+  for (DType dt : {DType::f64, DType::f32})
+    for (std::int64_t r : {3, 20}) {
+      BOOST_TEST_CONTEXT(dt << " rows of " << r) {
+        std::vector<double> x(static_cast<std::size_t>(2 * r), -inf), p(x.size(), 0.0), lp(x.size(), -inf);
+        x[0] = 0;
+        x[2] = 1;
+        p[0] = 1 - kSig1, p[2] = kSig1, lp[0] = std::log(1 - kSig1), lp[2] = std::log(kSig1);
+        Tensor xt = param(prim::cast(f64(x, {2, r}), dt));
+        const auto y = ops::softmax(xt, 1).to_vector<double>();
+        const auto ly = ops::log_softmax(xt, 1).to_vector<double>();
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          BOOST_TEST(std::abs(y[i] - p[i]) < 1e-6, "softmax [" << i << "] = " << y[i] << ", want " << p[i]);
+          const bool same = std::isinf(lp[i]) ? ly[i] == -inf : std::abs(ly[i] - lp[i]) < 1e-6;
+          BOOST_TEST(same, "log_softmax [" << i << "] = " << ly[i] << ", want " << lp[i]);
+        }
+        // the gradient is finite, and 0 at masked entries for softmax
+        const auto g = grad_of(ops::softmax(xt, 1), xt, prim::cast(randn({2, r}, 9), dt)).to_vector<double>();
+        for (std::size_t i = 0; i < x.size(); ++i)
+          BOOST_TEST((std::isfinite(g[i]) && (p[i] != 0.0 || g[i] == 0.0)), "dx [" << i << "] = " << g[i]);
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(gradients_by_hand) {
   // dx = y * (dy - sum(dy * y)); with dy = e_0: dx = y * (e_0 - y_0)
   Tensor x = param(f64({1, 2, 3}, {3}));
@@ -102,6 +131,18 @@ BOOST_AUTO_TEST_CASE(f32_agrees_with_f64) {
   for (std::int64_t axis : {0, 1}) {
     wbtest::check_f32_matches_f64([axis](const V& t) { return ops::softmax(t[0], axis); }, in);
     wbtest::check_f32_matches_f64([axis](const V& t) { return ops::log_softmax(t[0], axis); }, in);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(f32_vector_path_agrees_with_f64) {
+  // f32 rows of >= 16 along the last axis take the vectorized kernels: rows of 37 (two vectors and a
+  // tail) and of 16 (exactly one), 70 rows (blocks of 16 with a remainder)
+  for (std::int64_t r : {37, 16}) {
+    const V in = {randn({70, r}, 10, DType::f64, 4.0)};
+    wbtest::check_f32_matches_f64([](const V& t) { return ops::softmax(t[0], -1); }, in, 1e-6, 1e-5);
+    wbtest::check_f32_matches_f64([](const V& t) { return ops::log_softmax(t[0], -1); }, in, 1e-5, 1e-5);
+    wbtest::check_f32_grads_match_f64([](const V& t) { return ops::softmax(t[0], -1); }, in);
+    wbtest::check_f32_grads_match_f64([](const V& t) { return ops::log_softmax(t[0], -1); }, in);
   }
 }
 

@@ -1,0 +1,56 @@
+// `whitebox eval`: test accuracy and loss of a saved model (crate::load_model + crate::evaluate).
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "crate/checkpoint.hpp"
+#include "crate/train.hpp"
+#include "experiments/cli_common.hpp"
+#include "experiments/commands.hpp"
+#include "tensor/parallel.hpp"
+
+namespace wb::cli {
+namespace {
+struct EvalFlags {
+  std::string checkpoint, data = "fashion-mnist", data_dir;
+  std::int64_t batch_size = 256, limit = 0;
+  int threads = 0;
+  ModelFlags model = [] {
+    ModelFlags m;
+    m.name.clear();  // by default the configuration comes from the file's metadata
+    return m;
+  }();
+};
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto flags = std::make_shared<EvalFlags>();
+  EvalFlags& f = *flags;
+  auto* cmd = app.add_subcommand("eval", "test accuracy of a saved model");
+  cmd->add_option("--checkpoint", f.checkpoint, "model.safetensors to evaluate")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data", f.data, "dataset")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data-dir", f.data_dir, "dataset directory");
+  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--limit", f.limit, "evaluate only the first N test images")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  f.model.add(*cmd, false);  // --model only for files without whitebox metadata (e.g. converted official weights)
+  cmd->callback([flags] {
+    EvalFlags& f = *flags;
+    if (f.threads > 0) set_num_threads(f.threads);
+    if (f.model.name.empty() && f.model.any_override())
+      throw std::invalid_argument("eval: configuration overrides need --model to name the base configuration");
+    auto model = crate::load_model(f.checkpoint, f.model.name.empty() ? std::nullopt
+                                                                      : std::optional<crate::CrateConfig>(f.model.resolve()));
+    auto test = std::make_shared<data::Dataset>(crate::load_named_dataset(f.data, f.data_dir, data::Split::test));
+    if (f.limit > 0 && f.limit < test->size()) *test = test->subset(0, f.limit);
+    data::LoaderOptions lo;
+    lo.batch_size = f.batch_size;
+    lo.normalization = crate::named_normalization(f.data);
+    data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
+    const auto r = crate::evaluate(*model, loader);
+    fmt::print("{} on {} test ({} images): accuracy {:.2f}%, loss {:.4f}\n", model->config().name, f.data, r.count,
+               100 * r.accuracy, r.loss);
+  });
+}
+
+}  // namespace wb::cli

@@ -1,0 +1,71 @@
+// `whitebox measure`: per-layer compression, coding rate, rate reduction, sparsity and the sparse rate
+// reduction objective of one or more checkpoints (crate/measure.hpp), to CSV, JSON and a PNG figure.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "crate/checkpoint.hpp"
+#include "crate/measure.hpp"
+#include "crate/train.hpp"
+#include "experiments/cli_common.hpp"
+#include "experiments/commands.hpp"
+#include "tensor/parallel.hpp"
+
+namespace wb::cli {
+namespace {
+struct MeasureFlags {
+  std::vector<std::string> checkpoints, labels;
+  std::string data = "fashion-mnist", data_dir, out = "measure";
+  std::string model;  // for files without whitebox metadata
+  std::int64_t limit = 512, batch_size = 128;
+  bool init = false, plot = true;
+  int threads = 0;
+};
+}  // namespace
+
+void add_measure_command(CLI::App& app) {
+  auto flags = std::make_shared<MeasureFlags>();
+  MeasureFlags& f = *flags;
+  auto* cmd = app.add_subcommand("measure", "per-layer compression R^c, sparsity and the sparse rate reduction objective");
+  cmd->add_option("--checkpoint", f.checkpoints, "model.safetensors (repeat for several curves)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--label", f.labels, "curve label per checkpoint (default: the path)");
+  cmd->add_flag("--init", f.init, "also measure the untrained model of the first checkpoint's configuration");
+  cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data-dir", f.data_dir, "dataset directory");
+  cmd->add_option("--limit", f.limit, "number of test images")->check(Positive)->capture_default_str();
+  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--out", f.out, "output prefix: <out>.csv, <out>.json, <out>.png")->capture_default_str();
+  cmd->add_option("--model", f.model, "configuration for weights without whitebox metadata");
+  cmd->add_flag("!--no-plot", f.plot, "do not write the PNG");
+  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->callback([flags] {
+    MeasureFlags& f = *flags;
+    if (f.threads > 0) set_num_threads(f.threads);
+    if (!f.labels.empty() && f.labels.size() != f.checkpoints.size())
+      throw std::invalid_argument(fmt::format("measure: {} labels for {} checkpoints", f.labels.size(), f.checkpoints.size()));
+    auto test = std::make_shared<data::Dataset>(crate::load_named_dataset(f.data, f.data_dir, data::Split::test));
+    if (f.limit < test->size()) *test = test->subset(0, f.limit);
+    data::LoaderOptions lo;
+    lo.batch_size = f.batch_size;
+    lo.normalization = crate::named_normalization(f.data);
+    data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
+    std::vector<crate::Measurement> ms;
+    const auto config = f.model.empty() ? std::nullopt : std::optional<crate::CrateConfig>(crate::named_config(f.model));
+    for (std::size_t i = 0; i < f.checkpoints.size(); ++i) {
+      const auto model = crate::load_model(f.checkpoints[i], config);
+      if (i == 0 && f.init) {
+        const crate::CrateModel fresh(model->config());
+        ms.push_back(crate::measure(fresh, loader, "init"));
+        fmt::print("{}\n", crate::format_table(ms.back()));
+      }
+      ms.push_back(crate::measure(*model, loader, f.labels.empty() ? f.checkpoints[i] : f.labels[i]));
+      fmt::print("{}\n", crate::format_table(ms.back()));
+    }
+    crate::write_measurements(f.out, ms, f.plot);
+    fmt::print("wrote {0}.csv, {0}.json{1}\n", f.out, f.plot ? fmt::format(", {}.png", f.out) : "");
+  });
+}
+
+}  // namespace wb::cli

@@ -1,0 +1,23 @@
+// `whitebox params`: the closed-form parameter count of every named configuration.
+#include <fmt/format.h>
+
+#include "crate/config.hpp"
+#include "experiments/commands.hpp"
+
+namespace wb::cli {
+
+void add_params_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("params", "parameter counts of every named configuration");
+  cmd->callback([] {
+    fmt::print("{:<14} {:>5} {:>6} {:>6} {:>5} {:>6} {:>6} {:>8} {:>10} {:>14}\n", "config", "image", "patch", "d", "L",
+               "heads", "p", "classes", "blocks", "parameters");
+    for (const auto& name : crate::config_names()) {
+      const auto c = crate::named_config(name);
+      fmt::print("{:<14} {:>5} {:>6} {:>6} {:>5} {:>6} {:>6} {:>8} {:>10} {:>14}\n", name, c.image_size, c.patch_size,
+                 c.dim, c.depth, c.heads, c.dim_head, c.num_classes, c.attention + "/" + c.mlp,
+                 crate::count_parameters(c));
+    }
+  });
+}
+
+}  // namespace wb::cli

@@ -1,0 +1,61 @@
+// `whitebox train`: crate::train with every option as a flag (crate/train.hpp documents the run
+// directory it writes).
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "crate/train.hpp"
+#include "experiments/cli_common.hpp"
+#include "experiments/commands.hpp"
+
+namespace wb::cli {
+
+void add_train_command(CLI::App& app) {
+  auto opts = std::make_shared<crate::TrainOptions>();
+  auto flags = std::make_shared<ModelFlags>();
+  crate::TrainOptions& o = *opts;
+  ModelFlags& model = *flags;
+  auto* cmd = app.add_subcommand("train", "train a CRATE (or ViT) classifier; writes metrics, checkpoints and curves");
+  model.add(*cmd);
+  cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data-dir", o.data_dir, "dataset directory (default: /usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--epochs", o.epochs, "training epochs")->check(Positive)->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "optimizer")->check(CLI::IsMember({"adamw", "lion", "sgd"}))->capture_default_str();
+  cmd->add_option("--lr", o.lr, "peak learning rate")->check(Positive)->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "decoupled weight decay (not on norms and biases)")->check(NonNegative)->capture_default_str();
+  cmd->add_option("--min-lr", o.min_lr, "learning rate at the end of the cosine")->check(NonNegative)->capture_default_str();
+  cmd->add_option("--warmup-epochs", o.warmup_epochs, "linear warmup epochs")->check(NonNegative)->capture_default_str();
+  cmd->add_option("--label-smoothing", o.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  cmd->add_option("--clip-grad", o.clip_grad, "gradient-norm clipping (0: off)")->check(NonNegative)->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_flag("!--no-augment", o.augment, "disable random crop and horizontal flip");
+  cmd->add_option("--seed", o.seed, "seed of initialization, data order, augmentation")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "threads (default: all cores)")->check(NonNegative);
+  cmd->add_option("--train-limit", o.train_limit, "use only the first N training images")->check(NonNegative);
+  cmd->add_option("--test-limit", o.test_limit, "use only the first N test images")->check(NonNegative);
+  cmd->add_option("--out", o.out_dir, "run directory")->capture_default_str();
+  cmd->add_flag("--resume", o.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_option("--log-every", o.log_every, "steps between metric lines")->check(NonNegative)->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between mid-epoch checkpoints (0: epoch ends)")->check(NonNegative);
+  cmd->add_option("--stop-after-epochs", o.stop_after_epochs, "end this invocation after N epochs (resume later)")->check(NonNegative);
+  cmd->add_option("--measure-every", o.measure_every, "measure per-layer R^c and sparsity at init and every N epochs")->check(NonNegative);
+  cmd->add_option("--measure-limit", o.measure_limit, "test images per measurement")->check(Positive)->capture_default_str();
+  cmd->add_option("--srr-weight", o.srr_weight, "add w * (mean per-layer sparse rate reduction) to the loss")->check(NonNegative);
+  cmd->add_flag("!--no-plot", o.plot, "do not write curves.png");
+  cmd->add_flag("!--quiet", o.progress, "no progress output");
+  cmd->callback([opts, flags] {
+    crate::TrainOptions& o = *opts;
+    ModelFlags& model = *flags;
+    o.model = model.resolve();
+    const auto r = crate::train(o);
+    if (!r.epochs.empty()) {
+      const auto& e = r.epochs.back();
+      fmt::print("{}: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.model.name, e.epoch,
+                 100 * e.test_accuracy, e.test_loss, r.model_path);
+    }
+    if (r.interrupted) throw CLI::RuntimeError(130);
+  });
+}
+
+}  // namespace wb::cli

@@ -1,0 +1,15 @@
+// The `whitebox` subcommands. Each file cmd_<name>.cpp adds one subcommand to the app; its callback
+// parses nothing itself (CLI11 did) and calls into the library. Errors are exceptions: main() prints
+// them as "whitebox: error: ..." and exits 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace wb::cli {
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_params_command(CLI::App& app);
+void add_measure_command(CLI::App& app);
+
+}  // namespace wb::cli
