@@ -8,8 +8,10 @@
 //
 //   ./build-bench/bench/bench_ops [--threads N] [--rounds R] [--min-ms T] [--filter SUBSTRING] [--clock wall|cpu]
 //
+// ratio = ours / ref throughput (ref time / ours time); target: the minimum ratio of issue #2.
 // --clock cpu times with the process's CPU time instead of the wall clock: on a loaded machine with
-// --threads 1 it ignores the time the process spent descheduled. Reported numbers use the wall clock.
+// --threads 1 it ignores the time the process spent descheduled. Use it with --threads 1 only (with
+// more threads it would count waiting and OpenBLAS's spinning workers).
 //
 // Conventions:
 //   * GFLOP/s counts 2*M*N*K per product (per batch item).
@@ -27,10 +29,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <fstream>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -440,6 +442,8 @@ int main(int argc, char** argv) {
 
   fmt::print("bench_ops: threads = {} (whitebox pool and OpenBLAS), {} rounds, >= {} ms per timed batch, {} clock\n",
              wb::num_threads(), opt.rounds, opt.min_ms, opt.cpu_clock ? "process-CPU" : "wall");
+  fmt::print("OpenBLAS: {} (kernels for {}; OPENBLAS_CORETYPE={})\n", openblas_get_config(), openblas_get_corename(),
+             std::getenv("OPENBLAS_CORETYPE") != nullptr ? std::getenv("OPENBLAS_CORETYPE") : "unset");
   fmt::print("load average before: {}\n", loadavg());
   fmt::print("{:<24} {:<32} {:>10} {:>10} {:>7} {:>7}  {}\n", "op", "shape", "ours", "ref", "ratio", "target",
              "met");

@@ -216,8 +216,7 @@ std::string format_optimize_table(const OptimizeResult& r) {
     s += "\n";
   }
   s += describe(r.bounds, p);
-  s += fmt::format("{:>6} | {:>26} {:>10} {:>11} {:>6} | {:>26} {:>10} {:>11} {:>6}\n", "", "exact gradient step on R^c", "",
-                   "", "", "MSSA step", "", "", "");
+  s += fmt::format("{:>6} | {:<56} | {}\n", "", "exact gradient step on R^c", "MSSA step");
   s += fmt::format("{:>6} | {:>10} {:>15} {:>10} {:>11} {:>6} | {:>10} {:>15} {:>10} {:>11} {:>6}\n", "layer", "R^c",
                    "lambda||Z||_1", "R", "objective", "zeros", "R^c", "lambda||Z||_1", "R", "objective", "zeros");
   const auto pe = points(r.exact), pm = points(r.mssa);
@@ -276,26 +275,29 @@ void write_optimize(const std::string& prefix, const OptimizeResult& r, bool plo
   write_file_atomic(prefix + ".csv", csv);
   write_file_atomic(prefix + ".json", to_json(r).dump(2) + "\n");
   if (!plot) return;
-  Panel obj{"objective R^c + lambda||Z||_1 - R", "layer (x.5: after compression)", "objective", {}, false};
+  Panel obj{"objective R^c + lambda||Z||_1 - R", "layer", "objective", {}, false};
+  Panel gap{"R^c - R (objective without lambda||Z||_1)", "layer", "R^c - R", {}, false};
   Panel rc{"compression R^c(Z | U)", "layer", "R^c", {}, false};
   Panel rate{"coding rate R(Z)", "layer", "R", {}, false};
   Panel l1{"sparsity term lambda ||Z||_1", "layer", "lambda ||Z||_1", {}, false};
   for (const UnrolledRun* run : {&r.exact, &r.mssa}) {
     const std::string label = run->compression == CompressionStep::exact ? "exact gradient" : "MSSA";
-    Series so{label, {}, {}, {}}, sr{label, {}, {}, {}}, sa{label, {}, {}, {}}, sl{label, {}, {}, {}};
+    Series so{label, {}, {}, {}}, sg{label, {}, {}, {}}, sr{label, {}, {}, {}}, sa{label, {}, {}, {}}, sl{label, {}, {}, {}};
     for (const Point& pt : points(*run)) {
-      for (Series* s : {&so, &sr, &sa, &sl}) s->x.push_back(pt.position);
+      for (Series* s : {&so, &sg, &sr, &sa, &sl}) s->x.push_back(pt.position);
       so.y.push_back(pt.terms->objective);
+      sg.y.push_back(pt.terms->rc - pt.terms->r);
       sr.y.push_back(pt.terms->rc);
       sa.y.push_back(pt.terms->r);
       sl.y.push_back(lambda * pt.terms->l1);
     }
     obj.series.push_back(so);
+    gap.series.push_back(sg);
     rc.series.push_back(sr);
     rate.series.push_back(sa);
     l1.series.push_back(sl);
   }
-  plot_png(prefix + ".png", {obj, rc, rate, l1}, 1800, 420);
+  plot_png(prefix + ".png", {obj, gap, rc, rate, l1}, 1900, 420);
 }
 
 }  // namespace wb::crate

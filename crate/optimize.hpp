@@ -71,7 +71,8 @@ std::string format_optimize_table(const OptimizeResult& r);
 std::vector<std::int64_t> objective_increases(const UnrolledRun& run);
 nlohmann::json to_json(const OptimizeResult& r);
 // <prefix>.csv (one row per variant and half-step), <prefix>.json and, with plot, <prefix>.png (objective,
-// R^c, R and lambda ||Z||_1 against layer, exact vs MSSA; half-steps at l - 1/2).
+// R^c - R, R^c, R and lambda ||Z||_1 against layer, exact vs MSSA; the compression half-step of layer l is
+// drawn at l - 1/2, its output at l, the input at 0).
 void write_optimize(const std::string& prefix, const OptimizeResult& r, bool plot = true);
 
 }  // namespace wb::crate

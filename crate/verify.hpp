@@ -59,9 +59,10 @@ struct IstaProxResult {
   double eta_lipschitz = 0.0;  // eta ||D^T D||_2: the step is a descent step of the LASSO when <= 1
 };
 // Runs in `dtype` (f32 or f64): the ISTA block and the independent step in the same precision.
-// The bound: each side computes dot products of length <= d twice, so each entry's rounding error is
-// at most gamma_m (|x| + eta |r| |D| + eta lambda) with |r| <= |x| + |x| |D|^T and gamma_m = m u / (1 - m u),
-// m = 2d + 4, u the unit roundoff; the difference of two such results is at most twice that.
+// The bound: each side evaluates two dot products of length d in a row plus a few scalar operations,
+// so each entry's rounding error is at most gamma_m (|z| + eta |D^T| (|z| + |D| |z|) + eta lambda)
+// (column form) with gamma_m = m u / (1 - m u), m = 2d + 8, u the unit roundoff; the difference of the
+// two results is at most twice that (the ReLU is 1-Lipschitz).
 IstaProxResult ista_prox_check(const IstaProxOptions& options, DType dtype);
 
 // ---------------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ struct MssaOptions {
   std::int64_t tokens = 64;          // N
   double noise = 0.05;               // sigma of the isotropic noise on the tokens
   double scale = 2.0;                // norm of each token's clean part (unit-sphere coefficients)
-  std::vector<double> t_values = {0.01, 0.03, 0.1, 0.3, 1.0, 3.0};  // Neumann parameters of the sweep
+  std::vector<double> t_values = {0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0};  // Neumann parameters of the sweep
   std::uint64_t seed = 0;
 };
 // Cosine similarity and relative error ||a - g|| / ||g|| of an approximation a to the exact gradient g.
@@ -90,9 +91,15 @@ struct MssaRow {
   double neumann_predicted = 0.0;  // predicted relative error (eigenvalues of C_k)
   double zeroth_predicted = 0.0;
   Agreement softmax;   // softmax in place of the Gram matrix (the paper's MSSA form)
-  double correction_cos = 0.0;  // cos(beta Z - grad, beta Z - softmax form): the attention term's direction
+  // A-priori bound on softmax.rel: t + beta (1 + t) sqrt(N sum_k max_n ||w_nk||^2) / ||Z|| (each row of
+  // softmax(G) W is a convex combination of rows of W).
+  double softmax_bound = 0.0;
+  double correction_cos = 0.0;    // cos(beta Z - grad, beta Z - softmax form): the attention term's direction
+  double correction_scale = 0.0;  // ||beta Z - softmax form|| / ||beta Z - grad||: its size
+  double rescaled_rel = 0.0;      // min_c ||beta Z - c beta^2 sum_k softmax(G_k) W_k U_k^T - grad|| / ||grad||
   double code_step_cos = 0.0;        // cos(MSSA module output, -grad): the module as the whole step
   double code_correction_cos = 0.0;  // cos(MSSA module output, beta Z - grad)
+  double code_z_cos = 0.0;           // cos(MSSA module output, Z) (>= 0 by Chebyshev's sum inequality)
 };
 struct MssaResult {
   MssaOptions options;
@@ -110,7 +117,9 @@ struct DenoiseOptions {
   std::int64_t dim = 64;     // d = K p
   std::int64_t heads = 4;    // K
   std::vector<std::int64_t> token_counts = {32, 256};  // N: fewer / more tokens per subspace than p
-  double eps = 0.1;
+  // The distortion, in units of the noise in one subspace: eps = eps_per_noise * sigma * sqrt(p).
+  // At 1, beta times the variance N sigma^2 of a noise-only direction is 1.
+  double eps_per_noise = 1.0;
   std::vector<double> sigmas = {0.02, 0.05, 0.1};      // noise per coordinate
   std::vector<double> steps = {0.1, 0.5, 1.0};         // kappa beta: the step as a multiple of 1/beta
   std::uint64_t seed = 0;
@@ -122,6 +131,8 @@ struct DenoiseRow {
   double ratio_true = 0.0;     // ||Z' - X|| / ||Z - X|| with the true subspaces
   double ratio_random = 0.0;   // the same with random orthonormal subspaces
   double ratio_shrink = 0.0;   // the same for Z' = (1 - c) Z with ||c Z|| = ||kappa grad|| (true U): shrinking only
+  double ratio_best_shrink = 0.0;  // min_a ||a Z - X|| / ||Z - X||: the best any uniform shrink can do
+  double beta = 0.0;           // p / (N eps^2): beta times a unit-norm token's eigenvalue
   double ratio_oracle = 0.0;   // each noisy token projected onto its own true subspace (a reference)
 };
 struct DenoiseResult {

@@ -11,5 +11,9 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_params_command(CLI::App& app);
 void add_measure_command(CLI::App& app);
+void add_ablate_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
+void add_optimize_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
 
 }  // namespace wb::cli

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   wb::cli::add_eval_command(app);
   wb::cli::add_params_command(app);
   wb::cli::add_measure_command(app);
+  wb::cli::add_ablate_command(app);
+  wb::cli::add_verify_command(app);
+  wb::cli::add_optimize_command(app);
+  wb::cli::add_logits_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -208,11 +209,11 @@ Tensor sparse_rate_reduction(const Tensor& z, const Tensor& u, double lambda, do
 namespace {
 
 // From memberships Pi (..., J, N): s[.., j, n] = sqrt(c_j Pi[j, n]) with c_j = d/(tr(Pi_j) eps^2), and
-// the class weights w[.., j] = tr(Pi_j)/N (0 for an empty class), both in Z's dtype.
+// the class weights w[.., j] = tr(Pi_j)/N (0 for an empty class), both in Z's dtype, on Z's device.
 struct ClassScales {
   Tensor s, w;
 };
-ClassScales class_scales(const Tensor& pi, std::int64_t d, double e2, DType dtype, const char* what) {
+ClassScales class_scales(const Tensor& pi, std::int64_t d, double e2, const Tensor& z, const char* what) {
   const std::int64_t n = pi.size(-1), j = pi.size(-2);
   const std::vector<double> v = pi.to_vector<double>();
   std::vector<double> s(v.size()), w(v.size() / static_cast<std::size_t>(std::max<std::int64_t>(1, n)));
@@ -234,7 +235,8 @@ ClassScales class_scales(const Tensor& pi, std::int64_t d, double e2, DType dtyp
     w[row] = t / static_cast<double>(n);
   }
   Shape ws(pi.shape().begin(), pi.shape().end() - 1);
-  return {prim::cast(Tensor::from_vector(s, pi.shape()), dtype), prim::cast(Tensor::from_vector(w, ws), dtype)};
+  auto to_z = [&](const Tensor& t) { return prim::to_device(prim::cast(t, z.dtype()), z.device()); };
+  return {to_z(Tensor::from_vector(s, pi.shape())), to_z(Tensor::from_vector(w, ws))};
 }
 
 class ClassRateNode final : public autograd::Node {
@@ -277,7 +279,7 @@ Tensor class_coding_rate(const Tensor& z, const Tensor& pi, double eps, const Co
     throw std::invalid_argument(fmt::format("{}: memberships Pi {} are data and not differentiable; pass pi.detach()",
                                             what, shape_str(pi.shape())));
   const double e2 = eps_squared(eps, options, what);
-  ClassScales sc = class_scales(pi, z.size(-1), e2, z.dtype(), what);
+  ClassScales sc = class_scales(pi, z.size(-1), e2, z, what);
   Normalized norm;
   if (options.normalize_tokens) norm = normalize_rows(z.detach());
   const Tensor zn = options.normalize_tokens ? norm.xhat : z.detach();

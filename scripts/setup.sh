@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ meson ninja-build pkg-config python3
+  g++ meson ninja-build pkg-config python3 python3-numpy
   libopenblas-dev liblapacke-dev libfmt-dev libboost-test-dev zlib1g-dev
   nlohmann-json3-dev libcli11-dev
   gnuplot-nox
