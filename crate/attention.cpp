@@ -33,8 +33,7 @@ MSSA::MSSA(const CrateConfig& c, Generator& gen) : c_(c) {
 Tensor MSSA::forward(const Tensor& y, Tensor* qkv_out, Tensor* maps) const {
   const Tensor qkv = qkv_->forward(y);  // (B, n, K p)
   if (qkv_out != nullptr) *qkv_out = qkv;
-  const Tensor q = split_heads(qkv, c_.heads);
-  const Tensor h = merge_heads(attend(q, q, q, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps));
+  const Tensor h = ops::tied_attention(qkv, c_.heads, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps);
   if (c_.output_map == "paper") {
     const double n = static_cast<double>(y.size(1));
     const double beta = static_cast<double>(c_.dim_head) / (n * c_.paper_eps * c_.paper_eps);
@@ -51,11 +50,11 @@ StandardAttention::StandardAttention(const CrateConfig& c, Generator& gen) : c_(
 Tensor StandardAttention::forward(const Tensor& y, Tensor* qkv_out, Tensor* maps) const {
   const Tensor qkv = qkv_->forward(y);  // (B, n, 3 K p)
   const std::int64_t inner = c_.inner_dim();
-  const Tensor q = split_heads(ops::slice(qkv, 2, 0, inner), c_.heads);
-  const Tensor k = split_heads(ops::slice(qkv, 2, inner, 2 * inner), c_.heads);
-  const Tensor v = split_heads(ops::slice(qkv, 2, 2 * inner, 3 * inner), c_.heads);
-  if (qkv_out != nullptr) *qkv_out = ops::slice(qkv, 2, inner, 2 * inner);  // keys
-  const Tensor h = merge_heads(attend(q, k, v, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps));
+  const Tensor q = ops::slice(qkv, 2, 0, inner);
+  const Tensor k = ops::slice(qkv, 2, inner, 2 * inner);
+  const Tensor v = ops::slice(qkv, 2, 2 * inner, 3 * inner);
+  if (qkv_out != nullptr) *qkv_out = k;  // keys
+  const Tensor h = ops::attention(q, k, v, c_.heads, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps);
   return to_out_->forward(h);
 }
 

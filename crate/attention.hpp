@@ -6,8 +6,9 @@
 //   out = concat_k(H_k) W_o^T + b_o       (`to_out.0`; absent when heads = 1 and p = d, as the official code)
 // With output_map "paper" the free W_o is replaced by the paper's map, U itself scaled by
 // p / (n eps^2) (spec §1.6, §2.3): out = (p / (n eps^2)) concat_k(H_k) U.
-// The gradient through the tied Q (used three times) is left to autograd; tests check the symmetric
-// term (dS + dS^T) of spec §1.7.
+// The block runs the fused ops::tied_attention (whose backward sums the three uses of Q, with the
+// symmetric (dS + dS^T) term of spec §1.7); attend/split_heads/merge_heads below are the same math as
+// plain composed ops, kept as the readable reference the tests compare against.
 //
 // StandardAttention, the ViT baseline: separate query, key and value projections (one `qkv` Linear
 // of 3 K p outputs, with bias) and an output projection `to_out.0`.
@@ -18,7 +19,7 @@
 
 namespace wb::crate {
 
-// softmax(q k^T * scale) v for (B, K, n, p) heads; also returns the attention maps when asked.
+// Reference composition: softmax(q k^T * scale) v for (B, K, n, p) heads (maps returned when asked).
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* maps = nullptr);
 // (B, n, K*p) <-> (B, K, n, p)
 Tensor split_heads(const Tensor& x, std::int64_t heads);

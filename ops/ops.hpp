@@ -5,6 +5,7 @@
 
 #include "ops/activation.hpp"
 #include "ops/arith.hpp"
+#include "ops/attention.hpp"
 #include "ops/coding_rate.hpp"
 #include "ops/dropout.hpp"
 #include "ops/index.hpp"

@@ -848,6 +848,58 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   return r;
 }
 
+namespace {
+// q, k, v as (B, n, H p) views the attention kernel can read in place: rank 3, last stride 1.
+Tensor attention_operand(const Tensor& t, const Shape& shape, const char* what) {
+  if (t.dim() != 3 || t.shape() != shape)
+    throw std::invalid_argument(fmt::format("{}: q, k and v must all be (B, n, H p) = {}, got {}", what,
+                                            shape_str(shape), shape_str(t.shape())));
+  return t.stride(2) == 1 || t.size(2) == 1 ? t.detach() : contiguous(t);
+}
+}  // namespace
+
+AttentionResult attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, std::int64_t heads, double scale) {
+  check_defined(q_in, "attention", "q");
+  check_floating(q_in, "attention");
+  check_same_dtype(q_in, k_in, "attention");
+  check_same_dtype(q_in, v_in, "attention");
+  check_same_device(q_in, k_in, "attention");
+  check_same_device(q_in, v_in, "attention");
+  if (q_in.dim() != 3 || heads <= 0 || q_in.size(2) % heads != 0)
+    throw std::invalid_argument(fmt::format("attention: q must be (B, n, H p) with H = {} dividing the last axis, got {}",
+                                            heads, shape_str(q_in.shape())));
+  const Tensor q = attention_operand(q_in, q_in.shape(), "attention");
+  const Tensor k = attention_operand(k_in, q_in.shape(), "attention");
+  const Tensor v = attention_operand(v_in, q_in.shape(), "attention");
+  const std::int64_t b = q.size(0), n = q.size(1);
+  AttentionResult r{Tensor::empty(q.shape(), q.dtype(), q.device()), Tensor::empty({b, heads, n, n}, q.dtype(), q.device())};
+  switch (q.device()) {
+    case Device::CPU: cpu::attention(q, k, v, heads, scale, r.out, r.maps); break;
+    case Device::CUDA: cuda::attention(q, k, v, heads, scale, r.out, r.maps); break;
+  }
+  return r;
+}
+
+AttentionGrads attention_backward(const Tensor& dout, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                  const Tensor& maps, std::int64_t heads, double scale, bool tied) {
+  check_same_shape(dout, q_in, "attention_backward");
+  const Tensor q = attention_operand(q_in, q_in.shape(), "attention_backward");
+  const Tensor k = tied ? q : attention_operand(k_in, q_in.shape(), "attention_backward");
+  const Tensor v = tied ? q : attention_operand(v_in, q_in.shape(), "attention_backward");
+  const Tensor d = contiguous(dout), a = contiguous(maps);
+  AttentionGrads g;
+  g.dq = empty_like(d);
+  if (!tied) {
+    g.dk = empty_like(d);
+    g.dv = empty_like(d);
+  }
+  switch (q.device()) {
+    case Device::CPU: cpu::attention_backward(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
+    case Device::CUDA: cuda::attention_backward(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
+  }
+  return g;
+}
+
 CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index,
                                  double label_smoothing) {
   check_defined(logits, "cross_entropy", "logits");

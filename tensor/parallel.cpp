@@ -128,7 +128,10 @@ int default_threads() {
 Pool& pool() {
   static Pool* p = [] {
     const int n = default_threads();
-    openblas_set_num_threads(n);
+    // OpenBLAS stays single-threaded: every BLAS/LAPACK call runs on a thread of this pool, large
+    // products split into blocks (tensor/cpu/matmul.cpp). Two pools on the same cores fight: OpenBLAS
+    // workers spin (sched_yield) for a while after each threaded call and steal our threads' cores.
+    openblas_set_num_threads(1);
     return new Pool(n);  // leaked on purpose: joins would race static destruction order
   }();
   return *p;
@@ -138,7 +141,6 @@ Pool& pool() {
 
 void set_num_threads(int n) {
   n = std::max(1, n);
-  openblas_set_num_threads(n);
   if (pool().size() != n) pool().resize(n);
 }
 

@@ -1,6 +1,7 @@
-// The one owner of the cores: a small persistent thread pool for whitebox's own loops, sized together
-// with OpenBLAS's pool by set_num_threads(). Workers block on a condition variable (no spinning), so
-// they never compete with OpenBLAS threads for the cores while a large GEMM runs.
+// The one owner of the cores: a small persistent thread pool for whitebox's loops and for BLAS/LAPACK.
+// OpenBLAS itself is held at one thread; large products are split into blocks run on this pool
+// (tensor/cpu/matmul.cpp), so no second pool spins on the same cores. Workers block on a condition
+// variable (no spinning) between jobs.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +9,8 @@
 
 namespace wb {
 
-// Sets the threads used by whitebox loops and by OpenBLAS (default: hardware cores, or
-// WB_NUM_THREADS when set).
+// Sets the threads used by whitebox loops and BLAS calls (default: hardware cores, or WB_NUM_THREADS
+// when set).
 void set_num_threads(int n);
 int num_threads();
 

@@ -137,6 +137,23 @@ struct LayerNormGrads {
 LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                    const Tensor& gamma);
 
+// Multi-head attention fused per (batch, head): q, k, v are (B, n, H p) with heads side by side on the
+// last axis (any row stride, last stride 1: e.g. slices of one qkv projection, or one tensor for all
+// three). For each (b, h): A = softmax_row(scale * Q_h K_h^T) (n x n), O_h = A V_h. Returns O (B, n, H p)
+// and the maps A (B, H, n, n), saved for the backward.
+struct AttentionResult {
+  Tensor out, maps;
+};
+AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale);
+// dA = dO V^T, dV = A^T dO, dS = scale * A * (dA - rowsum(dA * A)), dQ = dS K, dK = dS^T Q.
+// With tied = true (q, k, v the same tensor, CRATE's MSSA) the three are summed into one gradient
+// (returned as dq; dk and dv undefined).
+struct AttentionGrads {
+  Tensor dq, dk, dv;
+};
+AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& maps, std::int64_t heads, double scale, bool tied);
+
 // Cross-entropy of logits (B, C) against class indices (B, i64), averaged over targets that are not
 // ignore_index, with label smoothing s: target distribution (1-s) onehot + s/C.
 struct CrossEntropyResult {

@@ -72,12 +72,22 @@ CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_
 void softmax(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, const Tensor& y);
 void softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t outer, std::int64_t r, std::int64_t inner,
                       bool log, const Tensor& dx);
+// Serial softmax of `rows` contiguous rows of length r, for kernels that fuse it (x and y may alias).
+template <class T> void softmax_rows(const T* x, T* y, std::int64_t rows, std::int64_t r);
+template <class T> void softmax_backward_rows(const T* dy, const T* y, T* dx, std::int64_t rows, std::int64_t r);
 
 // layer_norm.cpp: x contiguous (rows, D)
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Tensor& y,
                 const Tensor& mean, const Tensor& rstd);
 void layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                          const Tensor& gamma, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+
+// attention.cpp: q, k, v (B, n, H p) views with last stride 1 (row stride / batch stride arbitrary);
+// out (B, n, H p) and maps (B, H, n, n) contiguous. Backward grads contiguous (B, n, H p).
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, const Tensor& out,
+               const Tensor& maps);
+void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& maps,
+                        std::int64_t heads, double scale, const Tensor& dq, const Tensor& dk, const Tensor& dv);
 
 // cross_entropy.cpp: logits contiguous (B, C), target (B) i64
 double cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index, double smoothing,

@@ -4,8 +4,9 @@
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
 //   dgamma = sum_rows dy * xhat,  dbeta = sum_rows dy
 // Statistics accumulate in double. The parameter gradients are summed over fixed row blocks in order,
-// so they do not depend on the number of threads. Float rows with D >= simd::W take a vectorized path
-// with the same arithmetic: float lanes widened to double for every sum, float for the maps.
+// so they do not depend on the number of threads. Float rows with D >= simd::W take a vectorized path:
+// one-pass shifted statistics in double for the forward, and for the backward float partial sums of at
+// most 8 terms widened into double sums (see the two functions for the error bounds).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -79,90 +80,82 @@ void layer_norm_rows_f32(const float* x, const float* gamma, const float* beta, 
 
 // Backward of rows [0, rows) (one block of at most kRowBlock rows), d >= simd::W. Writes dx and, when g
 // and bsum (double, length d) are not null, adds the block's dgamma = sum dy xhat and dbeta = sum dy to
-// them. Three passes over the block, which stays in L1/L2:
+// them. Rows go in groups of 8 that stay in L1 through three passes:
 //   1. per row, mean(dxhat) and mean(dxhat xhat);
-//   2. per row, dx;
-//   3. per strip of 16 columns, dgamma and dbeta summed down the rows into double registers.
+//   2. per strip of 16 columns, the group's dgamma and dbeta terms, added to g and bsum;
+//   3. per row, dx.
 // Widening every term to double (what the scalar loop does) costs four conversions per 16 values and
-// made this kernel conversion-bound, so both sums are float partials of at most 8 terms per lane,
-// each widened into a double sum: the error stays below 8 * 2^-24 of the summed magnitudes whatever
-// D and the row count, and the order is fixed, so results do not depend on the thread count.
+// made this kernel conversion-bound, so the sums are float partials of at most 8 terms per lane (8
+// vectors of a row, or the 8 rows of a group), each widened into a double sum: the error stays below
+// 8 * 2^-24 of the summed magnitudes whatever D and the row count, and the order is fixed, so results
+// do not depend on the thread count.
 void layer_norm_backward_rows_f32(const float* dy, const float* x, const float* mean, const float* rstd,
                                   const float* gamma, std::int64_t rows, std::int64_t d, float* dx, double* g,
                                   double* bsum) {
   using namespace simd;
+  constexpr std::int64_t kGroup = 8;
   const std::int64_t full = d / W * W;
   const int tail = static_cast<int>(d - full);
   const double inv_d = 1.0 / static_cast<double>(d);
-  float ma[kRowBlock], mc[kRowBlock];
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* pdy = dy + r * d;
-    const float* px = x + r * d;
-    const float m = mean[r], q = rstd[r];
-    f64v a0{}, a1{}, c0{}, c1{};
-    f32v sa{}, sc{};
-    int pending = 0;
-    auto flush = [&] {
-      a0 += lo_f64(sa);
-      a1 += hi_f64(sa);
-      c0 += lo_f64(sc);
-      c1 += hi_f64(sc);
-      sa = f32v{};
-      sc = f32v{};
-      pending = 0;
-    };
-    auto add = [&](std::int64_t i, bool last) {
-      const f32v xh = (load(px + i) - m) * q;
-      const f32v dh = gamma != nullptr ? load(pdy + i) * load(gamma + i) : load(pdy + i);
-      sa += last ? keep_last(dh, tail, 0.0f) : dh;
-      sc += last ? keep_last(dh * xh, tail, 0.0f) : dh * xh;
-      if (++pending == 8) flush();
-    };
-    for (std::int64_t i = 0; i < full; i += W) add(i, false);
-    if (tail) add(d - W, true);
-    if (pending) flush();
-    ma[r] = static_cast<float>(reduce_add(a0 + a1) * inv_d);
-    mc[r] = static_cast<float>(reduce_add(c0 + c1) * inv_d);
-  }
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* pdy = dy + r * d;
-    const float* px = x + r * d;
-    float* pdx = dx + r * d;
-    const float m = mean[r], q = rstd[r], a = ma[r], c = mc[r];
-    auto at = [&](std::int64_t i) {
-      const f32v xh = (load(px + i) - m) * q;
-      const f32v dh = gamma != nullptr ? load(pdy + i) * load(gamma + i) : load(pdy + i);
-      store(pdx + i, q * (dh - a - xh * c));
-    };
-    for (std::int64_t i = 0; i < full; i += W) at(i);
-    if (tail) at(d - W);
-  }
-  if (g == nullptr) return;
-  auto strip = [&](std::int64_t c0, bool last) {
-    f64v gl{}, gh{}, bl{}, bh{};
-    for (std::int64_t r0 = 0; r0 < rows; r0 += 8) {
-      f32v gs{}, bs{};  // float partial sums over at most 8 rows, then widened into the double sums
-      for (std::int64_t r = r0, re = std::min(rows, r0 + 8); r < re; ++r) {
-        const f32v v = load(dy + r * d + c0);
-        gs += v * ((load(x + r * d + c0) - mean[r]) * rstd[r]);
-        bs += v;
-      }
-      gl += lo_f64(gs);
-      gh += hi_f64(gs);
-      bl += lo_f64(bs);
-      bh += hi_f64(bs);
-    }
-    if (last) {
-      gl = keep_last_lo(gl, tail), gh = keep_last_hi(gh, tail);
-      bl = keep_last_lo(bl, tail), bh = keep_last_hi(bh, tail);
-    }
-    store(g + c0, load(g + c0) + gl);
-    store(g + c0 + 8, load(g + c0 + 8) + gh);
-    store(bsum + c0, load(bsum + c0) + bl);
-    store(bsum + c0 + 8, load(bsum + c0 + 8) + bh);
+  auto xhat = [&](std::int64_t r, std::int64_t i) { return (load(x + r * d + i) - mean[r]) * rstd[r]; };
+  auto dxhat = [&](std::int64_t r, std::int64_t i) {
+    return gamma != nullptr ? load(dy + r * d + i) * load(gamma + i) : load(dy + r * d + i);
   };
-  for (std::int64_t c0 = 0; c0 < full; c0 += W) strip(c0, false);
-  if (tail) strip(d - W, true);
+  float ma[kGroup], mc[kGroup];
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kGroup) {
+    const std::int64_t re = std::min(rows, r0 + kGroup);
+    for (std::int64_t r = r0; r < re; ++r) {
+      f64v a0{}, a1{}, c0{}, c1{};
+      f32v sa{}, sc{};
+      int pending = 0;
+      auto flush = [&] {
+        a0 += lo_f64(sa);
+        a1 += hi_f64(sa);
+        c0 += lo_f64(sc);
+        c1 += hi_f64(sc);
+        sa = sc = f32v{};
+        pending = 0;
+      };
+      auto add = [&](std::int64_t i, bool last) {
+        const f32v dh = dxhat(r, i), p = dh * xhat(r, i);
+        sa += last ? keep_last(dh, tail, 0.0f) : dh;
+        sc += last ? keep_last(p, tail, 0.0f) : p;
+        if (++pending == 8) flush();
+      };
+      for (std::int64_t i = 0; i < full; i += W) add(i, false);
+      if (tail) add(d - W, true);
+      if (pending) flush();
+      ma[r - r0] = static_cast<float>(reduce_add(a0 + a1) * inv_d);
+      mc[r - r0] = static_cast<float>(reduce_add(c0 + c1) * inv_d);
+    }
+    if (g != nullptr) {
+      auto strip = [&](std::int64_t c, bool last) {
+        f32v gs{}, bs{};
+        for (std::int64_t r = r0; r < re; ++r) {
+          const f32v v = load(dy + r * d + c);
+          gs += v * xhat(r, c);
+          bs += v;
+        }
+        f64v gl = lo_f64(gs), gh = hi_f64(gs), bl = lo_f64(bs), bh = hi_f64(bs);
+        if (last) {  // the overlapped columns were added by the previous strip
+          gl = keep_last_lo(gl, tail), gh = keep_last_hi(gh, tail);
+          bl = keep_last_lo(bl, tail), bh = keep_last_hi(bh, tail);
+        }
+        store(g + c, load(g + c) + gl);
+        store(g + c + 8, load(g + c + 8) + gh);
+        store(bsum + c, load(bsum + c) + bl);
+        store(bsum + c + 8, load(bsum + c + 8) + bh);
+      };
+      for (std::int64_t c = 0; c < full; c += W) strip(c, false);
+      if (tail) strip(d - W, true);
+    }
+    for (std::int64_t r = r0; r < re; ++r) {
+      const float q = rstd[r], a = ma[r - r0], c = mc[r - r0];
+      auto at = [&](std::int64_t i) { store(dx + r * d + i, q * (dxhat(r, i) - a - xhat(r, i) * c)); };
+      for (std::int64_t i = 0; i < full; i += W) at(i);
+      if (tail) at(d - W);
+    }
+  }
 }
 
 template <class T>

@@ -5,9 +5,11 @@
 // U = L^T. LAPACK is called column-major with uplo 'U' on our row-major 'lower' data, so no transposed
 // copies are made (LAPACKE's row-major path would transpose every matrix in and out).
 //
-// Threads: a batch of small matrices runs as one wb::parallel_for of single-threaded BLAS/LAPACK calls
-// (OpenBLAS is held at one thread for the region, so the two pools never compete for the cores); a
-// few large matrices run one after another and let OpenBLAS thread each call.
+// Threads: OpenBLAS is single-threaded (tensor/parallel.hpp); a batch runs as one wb::parallel_for
+// over its matrices. With fewer matrices than threads, the big single-matrix steps are split over the
+// pool instead: a Gram matrix over many rows as partial ?syrk over fixed blocks of 8192 rows summed in
+// order (so the result does not depend on the thread count), and solves over independent blocks of
+// right-hand sides (rows for X A^-1, columns for A^-1 X; bit-identical to one call).
 #include <cblas.h>
 #include <lapacke.h>
 
@@ -21,39 +23,19 @@
 namespace wb::cpu {
 namespace {
 
-// Below this many flops per matrix OpenBLAS would barely thread one call, so a batch is split over
-// our pool instead; with at least 4 matrices per thread the batch is split whatever their size.
-constexpr double kSmallMatrixFlops = 16.0 * 1024 * 1024;
-
-// Holds OpenBLAS at one thread while our pool runs BLAS calls on every core.
-class SerialBlas {
- public:
-  SerialBlas() : saved_(openblas_get_num_threads()) {
-    if (saved_ > 1) openblas_set_num_threads(1);
-  }
-  ~SerialBlas() {
-    if (saved_ > 1) openblas_set_num_threads(saved_);
-  }
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-
- private:
-  int saved_;
-};
-
 template <class F>
-void for_each_matrix(std::int64_t batch, double flops_per_matrix, F&& one) {
-  const std::int64_t threads = num_threads();
-  const bool split = batch > 1 && threads > 1 && (flops_per_matrix < kSmallMatrixFlops || batch >= 4 * threads);
-  if (!split) {
+void for_each_matrix(std::int64_t batch, F&& one) {
+  if (batch <= 1 || num_threads() <= 1) {
     for (std::int64_t i = 0; i < batch; ++i) one(i);
     return;
   }
-  SerialBlas serial;
   parallel_for(batch, 1, [&](std::int64_t s, std::int64_t e) {
     for (std::int64_t i = s; i < e; ++i) one(i);
   });
 }
+
+// Splits a single large matrix's work over the pool only when the batch does not already fill it.
+bool split_single(std::int64_t batch) { return batch < num_threads() && num_threads() > 1; }
 
 // Copies the lower triangle of a row-major n x n matrix onto its upper triangle, in 32 x 32 tiles so the
 // column-wise reads stay within a few cache lines.
@@ -119,30 +101,45 @@ CholeskyStatus first_failure(const std::vector<lapack_int>& info, const std::vec
 // One Gram matrix, lower triangle only: c = beta I + alpha (X^T X or X X^T) of the view at x. The view is
 // rows x cols; the stored row-major matrix is the view itself, or its transpose when xb.trans, so
 // X^T X of the view is syrk 'T' on a non-transposed view and 'N' otherwise.
+constexpr std::int64_t kGramBlock = 8192;  // rows summed by one partial ?syrk when a Gram is split
+
 template <class T>
-void gram_lower(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* c) {
+void gram_lower(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* c, bool split) {
   const bool xtx = form == prim::Gram::xtx;
   const std::int64_t n = xtx ? xb.cols : xb.rows, k = xtx ? xb.rows : xb.cols;
+  const bool trans = xtx != xb.trans;  // syrk 'T' sums over the stored rows, 'N' over the stored columns
   if (k == 0) {
     for (std::int64_t j = 0; j < n * n; ++j) c[j] = T(0);
+  } else if (!split || k < 2 * kGramBlock) {
+    syrk<T>(trans, n, k, static_cast<T>(alpha), x, xb.ld, c);
   } else {
-    syrk<T>(xtx != xb.trans, n, k, static_cast<T>(alpha), x, xb.ld, c);
+    const std::int64_t blocks = (k + kGramBlock - 1) / kGramBlock;
+    std::vector<T> part(static_cast<std::size_t>(blocks * n * n));
+    parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t b = s; b < e; ++b) {
+        const std::int64_t k0 = b * kGramBlock, kb = std::min(kGramBlock, k - k0);
+        syrk<T>(trans, n, kb, static_cast<T>(alpha), x + (trans ? k0 * xb.ld : k0), xb.ld, part.data() + b * n * n);
+      }
+    });
+    for (std::int64_t r = 0; r < n; ++r)
+      for (std::int64_t col = 0; col <= r; ++col) {
+        T acc = T(0);
+        for (std::int64_t b = 0; b < blocks; ++b) acc += part[static_cast<std::size_t>(b * n * n + r * n + col)];
+        c[r * n + col] = acc;
+      }
   }
   for (std::int64_t j = 0; j < n; ++j) c[j * n + j] += static_cast<T>(beta);
 }
 
 std::int64_t gram_size(const MatrixBatch& xb, prim::Gram form) { return form == prim::Gram::xtx ? xb.cols : xb.rows; }
-double gram_flops(const MatrixBatch& xb, prim::Gram form) {
-  const double n = static_cast<double>(gram_size(xb, form));
-  return n * n * static_cast<double>(xb.rows + xb.cols - gram_size(xb, form));
-}
 
 template <class T>
 void gram_t(const T* x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, T* out) {
-  const std::int64_t n = gram_size(xb, form);
-  for_each_matrix(static_cast<std::int64_t>(xb.offsets.size()), gram_flops(xb, form), [&](std::int64_t i) {
+  const std::int64_t n = gram_size(xb, form), batch = static_cast<std::int64_t>(xb.offsets.size());
+  const bool split = split_single(batch);
+  for_each_matrix(batch, [&](std::int64_t i) {
     T* c = out + i * n * n;
-    gram_lower(x + xb.offsets[static_cast<std::size_t>(i)], xb, form, alpha, beta, c);
+    gram_lower(x + xb.offsets[static_cast<std::size_t>(i)], xb, form, alpha, beta, c, split);
     mirror_lower(c, n);
   });
 }
@@ -171,11 +168,11 @@ CholeskyStatus gram_cholesky_t(const T* x, const MatrixBatch& xb, prim::Gram for
   const std::int64_t n = gram_size(xb, form), batch = static_cast<std::int64_t>(xb.offsets.size());
   std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
   std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
-  const double flops = gram_flops(xb, form) + static_cast<double>(n) * n * n / 3.0;
-  for_each_matrix(batch, flops, [&](std::int64_t i) {
+  const bool split = split_single(batch);
+  for_each_matrix(batch, [&](std::int64_t i) {
     const auto ui = static_cast<std::size_t>(i);
     T* c = l + i * n * n;
-    gram_lower(x + xb.offsets[ui], xb, form, alpha, beta, c);
+    gram_lower(x + xb.offsets[ui], xb, form, alpha, beta, c, split);
     info[ui] = factor_one(c, n, &value[ui]);
     logdet[i] = info[ui] == 0 ? static_cast<T>(logdet_one(c, n)) : T(0);
   });
@@ -186,7 +183,7 @@ template <class T>
 CholeskyStatus cholesky_t(T* a, std::int64_t batch, std::int64_t n) {
   std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
   std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
-  for_each_matrix(batch, static_cast<double>(n) * n * n / 3.0, [&](std::int64_t i) {
+  for_each_matrix(batch, [&](std::int64_t i) {
     const auto ui = static_cast<std::size_t>(i);
     info[ui] = factor_one(a + i * n * n, n, &value[ui]);
   });
@@ -199,24 +196,36 @@ void solve_t(const T* l, std::int64_t n, T* b, const MatrixBatch& bb, prim::Side
   const bool left = (side == prim::Side::left) != bb.trans;
   const std::int64_t m = bb.trans ? bb.cols : bb.rows, c = bb.trans ? bb.rows : bb.cols;
   const auto batch = static_cast<std::int64_t>(bb.offsets.size());
-  for_each_matrix(batch, 2.0 * n * n * (left ? c : m), [&](std::int64_t i) {
-    const T* li = l + i * n * n;
-    T* bi = b + bb.offsets[static_cast<std::size_t>(i)];
+  // Solves the right-hand sides [lo, hi) (columns for the left side, rows for the right side).
+  auto solve = [&](const T* li, T* bi, std::int64_t lo, std::int64_t hi) {
     if (left) {  // L L^T X = B: L Y = B, then L^T X = Y
-      trsm<T>(CblasLeft, CblasNoTrans, m, c, static_cast<T>(alpha), li, n, bi, bb.ld);
-      trsm<T>(CblasLeft, CblasTrans, m, c, T(1), li, n, bi, bb.ld);
+      trsm<T>(CblasLeft, CblasNoTrans, m, hi - lo, static_cast<T>(alpha), li, n, bi + lo, bb.ld);
+      trsm<T>(CblasLeft, CblasTrans, m, hi - lo, T(1), li, n, bi + lo, bb.ld);
     } else {  // X L L^T = B: Y L^T = B, then X L = Y
-      trsm<T>(CblasRight, CblasTrans, m, c, static_cast<T>(alpha), li, n, bi, bb.ld);
-      trsm<T>(CblasRight, CblasNoTrans, m, c, T(1), li, n, bi, bb.ld);
+      trsm<T>(CblasRight, CblasTrans, hi - lo, c, static_cast<T>(alpha), li, n, bi + lo * bb.ld, bb.ld);
+      trsm<T>(CblasRight, CblasNoTrans, hi - lo, c, T(1), li, n, bi + lo * bb.ld, bb.ld);
     }
-  });
+  };
+  const std::int64_t rhs = left ? c : m;
+  if (split_single(batch) && rhs >= 64) {
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const T* li = l + i * n * n;
+      T* bi = b + bb.offsets[static_cast<std::size_t>(i)];
+      const std::int64_t blocks = std::min<std::int64_t>(num_threads(), rhs / 32);
+      parallel_for(blocks, 1, [&](std::int64_t s, std::int64_t e) {
+        for (std::int64_t k = s; k < e; ++k) solve(li, bi, rhs * k / blocks, rhs * (k + 1) / blocks);
+      });
+    }
+    return;
+  }
+  for_each_matrix(batch, [&](std::int64_t i) { solve(l + i * n * n, b + bb.offsets[static_cast<std::size_t>(i)], 0, rhs); });
 }
 
 template <class T>
 CholeskyStatus inverse_t(const T* l, std::int64_t batch, std::int64_t n, T* out) {
   std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
   std::vector<double> value(static_cast<std::size_t>(batch), 0.0);
-  for_each_matrix(batch, 2.0 * n * n * n / 3.0, [&](std::int64_t i) {
+  for_each_matrix(batch, [&](std::int64_t i) {
     T* m = out + i * n * n;
     const T* src = l + i * n * n;
     for (std::int64_t j = 0; j < n * n; ++j) m[j] = src[j];

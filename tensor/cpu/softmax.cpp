@@ -112,6 +112,40 @@ void softmax_backward_rows_f32(const float* dy, const float* y, float* dx, std::
   }
 }
 
+// One row of length r with stride `inner` (scalar path). x and y may alias.
+template <class T>
+void softmax_scalar(const T* px, T* py, std::int64_t r, std::int64_t inner, bool log) {
+  T mx = -std::numeric_limits<T>::infinity();
+  for (std::int64_t k = 0; k < r; ++k) mx = std::max(mx, px[k * inner]);
+  if (mx == -std::numeric_limits<T>::infinity()) mx = 0;  // fully masked row: keep it finite
+  T s = 0;
+  if (log) {
+    for (std::int64_t k = 0; k < r; ++k) s += std::exp(px[k * inner] - mx);
+    const T lse = s > T(0) ? mx + std::log(s) : mx;  // fully masked: -inf outputs, not NaN
+    for (std::int64_t k = 0; k < r; ++k) py[k * inner] = px[k * inner] - lse;
+  } else {
+    for (std::int64_t k = 0; k < r; ++k) {
+      const T v = std::exp(px[k * inner] - mx);
+      py[k * inner] = v;
+      s += v;
+    }
+    const T inv = s > T(0) ? T(1) / s : T(0);  // fully masked: zeros, not NaN
+    for (std::int64_t k = 0; k < r; ++k) py[k * inner] *= inv;
+  }
+}
+
+template <class T>
+void softmax_backward_scalar(const T* dy, const T* y, T* dx, std::int64_t r, std::int64_t inner, bool log) {
+  T s = 0;
+  if (log) {
+    for (std::int64_t k = 0; k < r; ++k) s += dy[k * inner];
+    for (std::int64_t k = 0; k < r; ++k) dx[k * inner] = dy[k * inner] - std::exp(y[k * inner]) * s;
+  } else {
+    for (std::int64_t k = 0; k < r; ++k) s += dy[k * inner] * y[k * inner];
+    for (std::int64_t k = 0; k < r; ++k) dx[k * inner] = y[k * inner] * (dy[k * inner] - s);
+  }
+}
+
 template <class T>
 void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, T* y) {
   if constexpr (std::is_same_v<T, float>) {
@@ -126,25 +160,7 @@ void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inne
                [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t j = b; j < e; ++j) {
       const std::int64_t o = j / inner, i = j % inner;
-      const T* px = x + o * r * inner + i;
-      T* py = y + o * r * inner + i;
-      T mx = -std::numeric_limits<T>::infinity();
-      for (std::int64_t k = 0; k < r; ++k) mx = std::max(mx, px[k * inner]);
-      if (mx == -std::numeric_limits<T>::infinity()) mx = 0;  // fully masked row: keep it finite
-      T s = 0;
-      if (log) {
-        for (std::int64_t k = 0; k < r; ++k) s += std::exp(px[k * inner] - mx);
-        const T lse = s > T(0) ? mx + std::log(s) : mx;  // fully masked: -inf outputs, not NaN
-        for (std::int64_t k = 0; k < r; ++k) py[k * inner] = px[k * inner] - lse;
-      } else {
-        for (std::int64_t k = 0; k < r; ++k) {
-          const T v = std::exp(px[k * inner] - mx);
-          py[k * inner] = v;
-          s += v;
-        }
-        const T inv = s > T(0) ? T(1) / s : T(0);  // fully masked: zeros, not NaN
-        for (std::int64_t k = 0; k < r; ++k) py[k * inner] *= inv;
-      }
+      softmax_scalar(x + o * r * inner + i, y + o * r * inner + i, r, inner, log);
     }
   });
 }
@@ -163,21 +179,33 @@ void softmax_backward_t(const T* dy, const T* y, std::int64_t outer, std::int64_
   parallel_for(outer * inner, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, r)),
                [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t j = b; j < e; ++j) {
-      const std::int64_t o = j / inner, i = j % inner;
-      const std::int64_t base = o * r * inner + i;
-      T s = 0;
-      if (log) {
-        for (std::int64_t k = 0; k < r; ++k) s += dy[base + k * inner];
-        for (std::int64_t k = 0; k < r; ++k) dx[base + k * inner] = dy[base + k * inner] - std::exp(y[base + k * inner]) * s;
-      } else {
-        for (std::int64_t k = 0; k < r; ++k) s += dy[base + k * inner] * y[base + k * inner];
-        for (std::int64_t k = 0; k < r; ++k) dx[base + k * inner] = y[base + k * inner] * (dy[base + k * inner] - s);
-      }
+      const std::int64_t base = (j / inner) * r * inner + j % inner;
+      softmax_backward_scalar(dy + base, y + base, dx + base, r, inner, log);
     }
   });
 }
 
 }  // namespace
+
+template <class T>
+void softmax_rows(const T* x, T* y, std::int64_t rows, std::int64_t r) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (r >= simd::W) return softmax_rows_f32(x, y, rows, r, false);
+  }
+  for (std::int64_t i = 0; i < rows; ++i) softmax_scalar(x + i * r, y + i * r, r, 1, false);
+}
+template void softmax_rows<float>(const float*, float*, std::int64_t, std::int64_t);
+template void softmax_rows<double>(const double*, double*, std::int64_t, std::int64_t);
+
+template <class T>
+void softmax_backward_rows(const T* dy, const T* y, T* dx, std::int64_t rows, std::int64_t r) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (r >= simd::W) return softmax_backward_rows_f32(dy, y, dx, rows, r, false);
+  }
+  for (std::int64_t i = 0; i < rows; ++i) softmax_backward_scalar(dy + i * r, y + i * r, dx + i * r, r, 1, false);
+}
+template void softmax_backward_rows<float>(const float*, const float*, float*, std::int64_t, std::int64_t);
+template void softmax_backward_rows<double>(const double*, const double*, double*, std::int64_t, std::int64_t);
 
 void softmax(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, const Tensor& y) {
   dispatch_floating(x.dtype(), "softmax", [&](auto tag) {

@@ -50,6 +50,10 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double
                 const Tensor& mean, const Tensor& rstd);
 void layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                          const Tensor& gamma, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, const Tensor& out,
+               const Tensor& maps);
+void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& maps,
+                        std::int64_t heads, double scale, const Tensor& dq, const Tensor& dk, const Tensor& dv);
 double cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index, double smoothing,
                      const Tensor& log_prob, std::int64_t& count);
 void cross_entropy_backward(double dloss, const Tensor& log_prob, const Tensor& target, std::int64_t ignore_index,

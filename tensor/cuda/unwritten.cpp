@@ -59,6 +59,13 @@ void layer_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tens
                          const Tensor&, const Tensor&) {
   unwritten("layer_norm_backward on cuda");
 }
+void attention(const Tensor&, const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, const Tensor&) {
+  unwritten("attention on cuda");
+}
+void attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, std::int64_t, double,
+                        const Tensor&, const Tensor&, const Tensor&) {
+  unwritten("attention_backward on cuda");
+}
 double cross_entropy(const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, std::int64_t&) {
   unwritten("cross_entropy on cuda");
 }

@@ -123,6 +123,10 @@ std::vector<OpCase> op_table() {
        [](const V& t) { return ops::cross_entropy(t[0], Tensor::from_vector(std::vector<std::int64_t>{1, -100, 0, 3}, {2, 2}), -100, 0.1); },
        {{2, 2, 4}}},
       {"mse", "mse", [](const V& t) { return ops::mse(t[0], t[1]); }, {{2, 3}, {2, 3}}},
+      // fused attention (ops/attention.hpp): (B, n, H p) with 2 heads of 2
+      {"attention", "attention", [](const V& t) { return ops::attention(t[0], t[1], t[2], 2, 0.7); },
+       {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}}},
+      {"tied_attention", "tied_attention", [](const V& t) { return ops::tied_attention(t[0], 2, 0.7); }, {{2, 3, 4}}},
       // the coding-rate family (ops/logdet.hpp, ops/coding_rate.hpp): Z (..., N, d), U (K, p, d)
       {"logdet", "logdet", [](const V& t) { return ops::logdet(spd(t[0])); }, {{2, 3, 3}}, normal, 1e-6, 1e-4},
       {"coding_rate", "coding_rate", [](const V& t) { return ops::coding_rate(t[0], 0.5); }, {{2, 5, 3}}, normal, 1e-6, 1e-4},

@@ -1,0 +1,112 @@
+// Fused multi-head attention, one (batch, head) at a time so its n x n scores stay in cache:
+//   forward   S = scale Q_h K_h^T;  A = softmax_row(S) (kept: the maps);  O_h = A V_h
+//   backward  dA = dO_h V_h^T;  dV_h = A^T dO_h;  dS = scale A * (dA - rowsum(dA * A));
+//             dQ_h = dS K_h;  dK_h = dS^T Q_h
+// Q, K, V are (B, n, H p) views with last stride 1 (heads side by side, as one projection writes them),
+// so no head split or merge is ever copied. With q, k, v one tensor (CRATE's tied MSSA) the three
+// gradients are accumulated into one buffer by the GEMMs' beta = 1. Jobs (b, h) are split over the
+// pool, each calling single-threaded ?gemm (OpenBLAS is held at one thread).
+#include <cblas.h>
+
+#include <vector>
+
+#include "tensor/cpu/kernels.hpp"
+#include "tensor/parallel.hpp"
+
+namespace wb::cpu {
+namespace {
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+          const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const auto cta = ta ? CblasTrans : CblasNoTrans, ctb = tb ? CblasTrans : CblasNoTrans;
+  const auto bm = static_cast<blasint>(m), bn = static_cast<blasint>(n), bk = static_cast<blasint>(k);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, cta, ctb, bm, bn, bk, alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
+                beta, c, static_cast<blasint>(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, cta, ctb, bm, bn, bk, alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
+                beta, c, static_cast<blasint>(ldc));
+}
+
+// Base pointer and strides of one (B, n, H p) operand.
+template <class T>
+struct Operand {
+  const T* p;
+  std::int64_t batch, row;  // element strides
+  const T* head(std::int64_t b, std::int64_t h, std::int64_t dim) const { return p + b * batch + h * dim; }
+};
+
+template <class T>
+Operand<T> operand(const Tensor& t) {
+  return {static_cast<const T*>(t.raw_data()), t.stride(0), t.stride(1)};
+}
+
+template <class T>
+void attention_t(const Tensor& qt, const Tensor& kt, const Tensor& vt, std::int64_t heads, double scale_d,
+                 const Tensor& out_t, const Tensor& maps_t) {
+  const auto q = operand<T>(qt), k = operand<T>(kt), v = operand<T>(vt);
+  const std::int64_t batch = qt.size(0), n = qt.size(1), width = qt.size(2), p = width / heads;
+  const T scale = static_cast<T>(scale_d);
+  T* out = static_cast<T*>(out_t.raw_data());
+  T* maps = static_cast<T*>(maps_t.raw_data());
+  parallel_for(batch * heads, 1, [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t job = s; job < e; ++job) {
+      const std::int64_t b = job / heads, h = job % heads;
+      T* a = maps + job * n * n;
+      gemm<T>(false, true, n, n, p, scale, q.head(b, h, p), q.row, k.head(b, h, p), k.row, T(0), a, n);
+      softmax_rows<T>(a, a, n, n);
+      gemm<T>(false, false, n, p, n, T(1), a, n, v.head(b, h, p), v.row, T(0), out + b * n * width + h * p, width);
+    }
+  });
+}
+
+template <class T>
+void attention_backward_t(const Tensor& dout_t, const Tensor& qt, const Tensor& kt, const Tensor& vt,
+                          const Tensor& maps_t, std::int64_t heads, double scale_d, const Tensor& dq_t,
+                          const Tensor& dk_t, const Tensor& dv_t) {
+  const auto q = operand<T>(qt), k = operand<T>(kt), v = operand<T>(vt);
+  const std::int64_t batch = qt.size(0), n = qt.size(1), width = qt.size(2), p = width / heads;
+  const T scale = static_cast<T>(scale_d);
+  const T* dout = static_cast<const T*>(dout_t.raw_data());
+  const T* maps = static_cast<const T*>(maps_t.raw_data());
+  T* dq = static_cast<T*>(dq_t.raw_data());
+  const bool tied = !dk_t.defined();
+  T* dk = tied ? dq : static_cast<T*>(dk_t.raw_data());
+  T* dv = tied ? dq : static_cast<T*>(dv_t.raw_data());
+  parallel_for(batch * heads, 1, [&](std::int64_t s, std::int64_t e) {
+    std::vector<T> ds(static_cast<std::size_t>(n * n));
+    for (std::int64_t job = s; job < e; ++job) {
+      const std::int64_t b = job / heads, h = job % heads;
+      const T* a = maps + job * n * n;
+      const T* d = dout + b * n * width + h * p;
+      const std::int64_t off = b * n * width + h * p;  // this head's block of the (B, n, H p) gradients
+      // dA = dO V^T, then dS = scale * softmax_backward(dA) in place
+      gemm<T>(false, true, n, n, p, T(1), d, width, v.head(b, h, p), v.row, T(0), ds.data(), n);
+      softmax_backward_rows<T>(ds.data(), a, ds.data(), n, n);
+      gemm<T>(true, false, n, p, n, T(1), a, n, d, width, T(0), dv + off, width);                                // dV
+      gemm<T>(false, false, n, p, n, scale, ds.data(), n, k.head(b, h, p), k.row, T(tied ? 1 : 0), dq + off, width);  // dQ
+      gemm<T>(true, false, n, p, n, scale, ds.data(), n, q.head(b, h, p), q.row, T(1.0 * tied), dk + off, width);    // dK
+    }
+  });
+}
+
+}  // namespace
+
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, const Tensor& out,
+               const Tensor& maps) {
+  dispatch_floating(q.dtype(), "attention", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    attention_t<T>(q, k, v, heads, scale, out, maps);
+  });
+}
+
+void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& maps,
+                        std::int64_t heads, double scale, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  dispatch_floating(q.dtype(), "attention_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    attention_backward_t<T>(dout, q, k, v, maps, heads, scale, dq, dk, dv);
+  });
+}
+
+}  // namespace wb::cpu
