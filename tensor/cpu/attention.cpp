@@ -51,11 +51,12 @@ void attention_t(const Tensor& qt, const Tensor& kt, const Tensor& vt, std::int6
   T* out = static_cast<T*>(out_t.raw_data());
   T* maps = static_cast<T*>(maps_t.raw_data());
   parallel_for(batch * heads, 1, [&](std::int64_t s, std::int64_t e) {
+    std::vector<T> scores(static_cast<std::size_t>(n * n));  // softmax_rows must not run in place
     for (std::int64_t job = s; job < e; ++job) {
       const std::int64_t b = job / heads, h = job % heads;
       T* a = maps + job * n * n;
-      gemm<T>(false, true, n, n, p, scale, q.head(b, h, p), q.row, k.head(b, h, p), k.row, T(0), a, n);
-      softmax_rows<T>(a, a, n, n);
+      gemm<T>(false, true, n, n, p, scale, q.head(b, h, p), q.row, k.head(b, h, p), k.row, T(0), scores.data(), n);
+      softmax_rows<T>(scores.data(), a, n, n);
       gemm<T>(false, false, n, p, n, T(1), a, n, v.head(b, h, p), v.row, T(0), out + b * n * width + h * p, width);
     }
   });
@@ -75,15 +76,15 @@ void attention_backward_t(const Tensor& dout_t, const Tensor& qt, const Tensor& 
   T* dk = tied ? dq : static_cast<T*>(dk_t.raw_data());
   T* dv = tied ? dq : static_cast<T*>(dv_t.raw_data());
   parallel_for(batch * heads, 1, [&](std::int64_t s, std::int64_t e) {
-    std::vector<T> ds(static_cast<std::size_t>(n * n));
+    std::vector<T> da(static_cast<std::size_t>(n * n)), ds(static_cast<std::size_t>(n * n));
     for (std::int64_t job = s; job < e; ++job) {
       const std::int64_t b = job / heads, h = job % heads;
       const T* a = maps + job * n * n;
       const T* d = dout + b * n * width + h * p;
       const std::int64_t off = b * n * width + h * p;  // this head's block of the (B, n, H p) gradients
-      // dA = dO V^T, then dS = scale * softmax_backward(dA) in place
-      gemm<T>(false, true, n, n, p, T(1), d, width, v.head(b, h, p), v.row, T(0), ds.data(), n);
-      softmax_backward_rows<T>(ds.data(), a, ds.data(), n, n);
+      // dA = dO V^T, then dS = softmax_backward(dA) (the scale goes into the two GEMMs below)
+      gemm<T>(false, true, n, n, p, T(1), d, width, v.head(b, h, p), v.row, T(0), da.data(), n);
+      softmax_backward_rows<T>(da.data(), a, ds.data(), n, n);
       gemm<T>(true, false, n, p, n, T(1), a, n, d, width, T(0), dv + off, width);                                // dV
       gemm<T>(false, false, n, p, n, scale, ds.data(), n, k.head(b, h, p), k.row, T(tied ? 1 : 0), dq + off, width);  // dQ
       gemm<T>(true, false, n, p, n, scale, ds.data(), n, q.head(b, h, p), q.row, T(1.0 * tied), dk + off, width);    // dK

@@ -72,7 +72,8 @@ CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_
 void softmax(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, const Tensor& y);
 void softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t outer, std::int64_t r, std::int64_t inner,
                       bool log, const Tensor& dx);
-// Serial softmax of `rows` contiguous rows of length r, for kernels that fuse it (x and y may alias).
+// Serial softmax of `rows` contiguous rows of length r, for kernels that fuse it. Outputs must not
+// alias inputs (the vector path re-reads an overlapping tail of its input).
 template <class T> void softmax_rows(const T* x, T* y, std::int64_t rows, std::int64_t r);
 template <class T> void softmax_backward_rows(const T* dy, const T* y, T* dx, std::int64_t rows, std::int64_t r);
 

@@ -44,6 +44,14 @@ BOOST_AUTO_TEST_CASE(forward_matches_composition_on_strided_slices) {
   // f32 agrees with f64
   const Tensor o32 = ops::attention(prim::cast(q, DType::f32), prim::cast(k, DType::f32), prim::cast(v, DType::f32), 2, 0.5);
   BOOST_TEST(wbtest::allclose(o32, out, 1e-5, 1e-4));
+  // rows of 50 scores take the vector softmax path (16 lanes and a 2-lane tail), in f32 and f64
+  const Tensor big = randn({2, 50, 3 * 16}, 11);
+  const Tensor bq = prim::slice(big, 2, 0, 16), bk = prim::slice(big, 2, 16, 32), bv = prim::slice(big, 2, 32, 48);
+  const Tensor want = composed(bq, bk, bv, 2, 0.25);
+  BOOST_TEST(wbtest::allclose(ops::attention(bq, bk, bv, 2, 0.25), want, 1e-12, 1e-12));
+  BOOST_TEST(wbtest::allclose(ops::attention(prim::cast(bq, DType::f32), prim::cast(bk, DType::f32),
+                                             prim::cast(bv, DType::f32), 2, 0.25),
+                              want, 1e-5, 1e-4));
   // a hand-checked case: one token attends only to itself, so O = V
   const Tensor one = Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 1, 4});
   BOOST_TEST(wbtest::allclose(ops::attention(one, one, one, 2, 1.0), {1, 2, 3, 4}, 1e-15, 0));
@@ -54,6 +62,16 @@ BOOST_AUTO_TEST_CASE(gradcheck_separate_and_tied) {
                      {param(randn({2, 4, 6}, 2)), param(randn({2, 4, 6}, 3)), param(randn({2, 4, 6}, 4))});
   wbtest::check_grad([](const std::vector<Tensor>& x) { return ops::tied_attention(x[0], 3, 0.6); },
                      {param(randn({2, 4, 6}, 5))});
+}
+
+BOOST_AUTO_TEST_CASE(f32_backward_on_long_rows_matches_f64) {
+  // 37 tokens: rows of 37 scores (two vectors of 16 and a 5-lane tail) through the f32 backward.
+  const Tensor x = randn({2, 37, 8}, 21), dy = randn({2, 37, 8}, 22);
+  Tensor a64 = param(prim::clone(x));
+  autograd::backward(ops::tied_attention(a64, 2, 0.5), dy);
+  Tensor a32 = param(prim::cast(x, DType::f32));
+  autograd::backward(ops::tied_attention(a32, 2, 0.5), prim::cast(dy, DType::f32));
+  BOOST_TEST(wbtest::allclose(a32.grad(), a64.grad(), 1e-4, 1e-3));
 }
 
 BOOST_AUTO_TEST_CASE(tied_gradient_is_the_sum_of_the_three_uses) {
