@@ -2,6 +2,13 @@
 // child processes). Summaries, tables and plots are in ablate_results.cpp.
 #include "crate/ablate.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -9,18 +16,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <thread>
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/file.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "crate/checkpoint.hpp"
 #include "crate/plot.hpp"
@@ -63,11 +62,34 @@ const json& train_fields() {
   return f;
 }
 
-std::string known_keys(const json& fields, const std::vector<std::string>& extra = {}) {
-  std::string s;
-  for (const auto& k : extra) s += (s.empty() ? "" : ", ") + k;
-  for (const auto& [k, v] : fields.items()) s += (s.empty() ? "" : ", ") + k;
-  return s;
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown key 'x' (did you mean 'y'? known: ...)" for the keys of `fields` plus `extra`.
+std::string unknown_key(const std::string& key, const json& fields, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> keys = extra;
+  for (const auto& [k, v] : fields.items()) keys.push_back(k);
+  std::string list, best;
+  std::size_t best_distance = 3;  // suggest only close misspellings
+  for (const auto& k : keys) {
+    list += (list.empty() ? "" : ", ") + k;
+    const std::size_t d = edit_distance(key, k);
+    if (d < best_distance) best_distance = d, best = k;
+  }
+  return fmt::format("unknown key '{}' ({}known: {})", key,
+                     best.empty() ? "" : fmt::format("did you mean '{}'? ", best), list);
 }
 
 std::string json_type(const json& v) {
@@ -83,10 +105,14 @@ std::string json_type(const json& v) {
 // Checks that `v` has the type of the default `def`; `where` names the place for the message.
 void check_type(const json& def, const json& v, const std::string& where, const std::string& key) {
   bool ok = false;
-  if (def.is_boolean()) ok = v.is_boolean();
-  else if (def.is_string()) ok = v.is_string();
-  else if (def.is_number_integer()) ok = v.is_number_integer();
-  else if (def.is_number()) ok = v.is_number();
+  if (def.is_boolean())
+    ok = v.is_boolean();
+  else if (def.is_string())
+    ok = v.is_string();
+  else if (def.is_number_integer())
+    ok = v.is_number_integer();
+  else if (def.is_number())
+    ok = v.is_number();
   if (!ok)
     throw std::invalid_argument(fmt::format("{}: '{}' must be {}, got {}", where, key, json_type(def), v.dump()));
   if (def.is_number_unsigned() && v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)
@@ -96,7 +122,7 @@ void check_type(const json& def, const json& v, const std::string& where, const 
 struct Section {
   json model = json::object();  // {"config": ..., fields...}
   json train = json::object();
-  std::string changes;          // "key=value, ..." of this section's own keys
+  std::string changes;  // "key=value, ..." of this section's own keys
 };
 
 std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -105,11 +131,12 @@ std::string value_text(const json& v) { return v.is_string() ? v.get<std::string
 Section read_section(const json& s, const std::string& where, bool is_base) {
   if (!s.is_object()) throw std::invalid_argument(fmt::format("{}: must be an object, got {}", where, json_type(s)));
   Section out;
-  std::vector<std::string> changes;
+  std::vector<std::string> changes, train_changes;  // model keys first
   for (const auto& [key, v] : s.items()) {
     if (key == "name" || key == "description") {
       if (is_base) throw std::invalid_argument(fmt::format("{}: '{}' belongs to a variant, not the base", where, key));
-      if (!v.is_string()) throw std::invalid_argument(fmt::format("{}: '{}' must be a string, got {}", where, key, v.dump()));
+      if (!v.is_string())
+        throw std::invalid_argument(fmt::format("{}: '{}' must be a string, got {}", where, key, v.dump()));
       continue;
     }
     if (key == "model") {
@@ -120,16 +147,18 @@ Section read_section(const json& s, const std::string& where, bool is_base) {
         continue;
       }
       if (!v.is_object())
-        throw std::invalid_argument(fmt::format("{}: must be a named configuration or an object, got {}", mw, v.dump()));
+        throw std::invalid_argument(
+            fmt::format("{}: must be a named configuration or an object, got {}", mw, v.dump()));
       for (const auto& [mk, mv] : v.items()) {
         if (mk == "config") {
-          if (!mv.is_string()) throw std::invalid_argument(fmt::format("{}: 'config' must be a string, got {}", mw, mv.dump()));
+          if (!mv.is_string())
+            throw std::invalid_argument(fmt::format("{}: 'config' must be a string, got {}", mw, mv.dump()));
         } else if (mk == "name" || mk == "seed") {
           throw std::invalid_argument(fmt::format(
-              "{}: '{}' cannot be set (the model is named after the variant; seeds come from the grid's \"seeds\")", mw, mk));
+              "{}: '{}' cannot be set (the model is named after the variant; seeds come from the grid's \"seeds\")", mw,
+              mk));
         } else if (!model_fields().contains(mk)) {
-          throw std::invalid_argument(
-              fmt::format("{}: unknown key '{}' (known: {})", mw, mk, known_keys(model_fields(), {"config"})));
+          throw std::invalid_argument(fmt::format("{}: {}", mw, unknown_key(mk, model_fields(), {"config"})));
         } else {
           check_type(model_fields().at(mk), mv, mw, mk);
         }
@@ -139,18 +168,21 @@ Section read_section(const json& s, const std::string& where, bool is_base) {
       continue;
     }
     if (key == "seed" || key == "out_dir" || key == "resume" || key == "stop_after_epochs" || key == "progress")
-      throw std::invalid_argument(fmt::format(
-          "{}: '{}' cannot be set per run (seeds come from the grid's \"seeds\", run directories are "
-          "<out>/<variant>/seed<k>, finished runs are skipped and interrupted ones resumed automatically)",
-          where, key));
+      throw std::invalid_argument(
+          fmt::format("{}: '{}' cannot be set per run (seeds come from the grid's \"seeds\", run directories are "
+                      "<out>/<variant>/seed<k>, finished runs are skipped and interrupted ones resumed automatically)",
+                      where, key));
     if (!train_fields().contains(key))
-      throw std::invalid_argument(fmt::format("{}: unknown key '{}' (known: {})", where, key,
-                                              known_keys(train_fields(), is_base ? std::vector<std::string>{"model"}
-                                                                                 : std::vector<std::string>{"name", "description", "model"})));
+      throw std::invalid_argument(
+          fmt::format("{}: {}", where,
+                      unknown_key(key, train_fields(),
+                                  is_base ? std::vector<std::string>{"model"}
+                                          : std::vector<std::string>{"name", "description", "model"})));
     check_type(train_fields().at(key), v, where, key);
     out.train[key] = v;
-    changes.push_back(key + "=" + value_text(v));
+    train_changes.push_back(key + "=" + value_text(v));
   }
+  changes.insert(changes.end(), train_changes.begin(), train_changes.end());
   for (const auto& c : changes) out.changes += (out.changes.empty() ? "" : ", ") + c;
   return out;
 }
@@ -173,7 +205,8 @@ void check_options(const TrainOptions& o, const std::string& where) {
   if (!(o.lr > 0)) bad(fmt::format("'lr' must be positive, got {}", o.lr));
   if (o.weight_decay < 0 || o.min_lr < 0 || o.clip_grad < 0 || o.srr_weight < 0)
     bad("'weight_decay', 'min_lr', 'clip_grad' and 'srr_weight' must be >= 0");
-  if (o.label_smoothing < 0 || o.label_smoothing >= 1) bad(fmt::format("'label_smoothing' must be in [0, 1), got {}", o.label_smoothing));
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1)
+    bad(fmt::format("'label_smoothing' must be in [0, 1), got {}", o.label_smoothing));
   if (o.warmup_epochs < 0 || o.warmup_epochs > o.epochs)
     bad(fmt::format("'warmup_epochs' must be in [0, epochs = {}], got {}", o.epochs, o.warmup_epochs));
   if (o.optimizer != "adamw" && o.optimizer != "lion" && o.optimizer != "sgd")
@@ -204,9 +237,10 @@ TrainOptions resolve_options(const Section& base, const Section* variant, const 
     for (const auto& [k, v] : variant->train.items()) train[k] = v;
   }
   if (!model.contains("config"))
-    throw std::invalid_argument(fmt::format("{}: no model configuration: the base needs \"model\": \"crate-mini-28\" "
-                                            "(or an object with \"config\")",
-                                            where));
+    throw std::invalid_argument(
+        fmt::format("{}: no model configuration: the base needs \"model\": \"crate-mini-28\" "
+                    "(or an object with \"config\")",
+                    where));
   TrainOptions o;
   try {
     json cj = to_json(named_config(model.at("config").get<std::string>()));
@@ -246,7 +280,8 @@ class FileLock {
     if (fd_ < 0) throw std::runtime_error(fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno)));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd_);
-      throw std::runtime_error(fmt::format("{} is in use by another whitebox process (lock {}); wait for it to end", what, path));
+      throw std::runtime_error(
+          fmt::format("{} is in use by another whitebox process (lock {}); wait for it to end", what, path));
     }
   }
   ~FileLock() { ::close(fd_); }
@@ -340,9 +375,11 @@ AblationGrid parse_grid(const json& j, const std::string& source, const std::str
   if (!j.at("out").is_string() || j.at("out").get<std::string>().empty()) fail("'out' must be a non-empty string");
   g.out = out.empty() ? j.at("out").get<std::string>() : out;
   const json& seeds = j.at("seeds");
-  if (!seeds.is_array() || seeds.empty()) fail(fmt::format("'seeds' must be a non-empty array of integers >= 0, got {}", seeds.dump()));
+  if (!seeds.is_array() || seeds.empty())
+    fail(fmt::format("'seeds' must be a non-empty array of integers >= 0, got {}", seeds.dump()));
   for (const auto& s : seeds) {
-    if (!s.is_number_unsigned()) fail(fmt::format("'seeds' must hold integers >= 0, got {}", s.dump()));
+    if (!s.is_number_integer() || s.get<std::int64_t>() < 0)
+      fail(fmt::format("'seeds' must hold integers >= 0, got {}", s.dump()));
     const auto v = s.get<std::uint64_t>();
     if (std::find(g.seeds.begin(), g.seeds.end(), v) != g.seeds.end()) fail(fmt::format("seed {} is listed twice", v));
     g.seeds.push_back(v);
@@ -355,11 +392,13 @@ AblationGrid parse_grid(const json& j, const std::string& source, const std::str
   }
   if (j.contains("measure_images")) {
     const json& v = j.at("measure_images");
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1) fail(fmt::format("'measure_images' must be a positive integer, got {}", v.dump()));
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1)
+      fail(fmt::format("'measure_images' must be a positive integer, got {}", v.dump()));
     g.measure_images = v.get<std::int64_t>();
   }
   const Section base = read_section(j.at("base"), fmt::format("{}: base", source), true);
-  g.base = resolve_options(base, nullptr, base.model.value("config", std::string("base")), fmt::format("{}: base", source));
+  g.base =
+      resolve_options(base, nullptr, base.model.value("config", std::string("base")), fmt::format("{}: base", source));
   const json& variants = j.at("variants");
   if (!variants.is_array() || variants.empty()) fail("'variants' must be a non-empty array of objects");
   for (std::size_t i = 0; i < variants.size(); ++i) {
@@ -371,9 +410,11 @@ AblationGrid parse_grid(const json& j, const std::string& source, const std::str
     v.name = vj.at("name").get<std::string>();
     const std::string where = fmt::format("{} ('{}')", at, v.name);
     if (!path_safe(v.name))
-      throw std::invalid_argument(fmt::format("{}: the name must use only letters, digits and - _ . + (it names a directory)", where));
+      throw std::invalid_argument(
+          fmt::format("{}: the name must use only letters, digits and - _ . + (it names a directory)", where));
     for (const auto& other : g.variants)
-      if (other.name == v.name) throw std::invalid_argument(fmt::format("{}: the name '{}' is used twice", where, v.name));
+      if (other.name == v.name)
+        throw std::invalid_argument(fmt::format("{}: the name '{}' is used twice", where, v.name));
     v.description = vj.value("description", std::string());
     const Section sec = read_section(vj, where, false);
     v.changes = sec.changes;
@@ -438,15 +479,16 @@ RunStatus inspect_run(const AblationRun& run) {
   // of a later step than the state, which cannot be resumed consistently.
   const std::string model_step = state_step(read_safetensors(model_path.string()));
   if (model_step != std::to_string(s.step)) {
-    s.note = fmt::format("{}: the weights are of step {} but the train state of step {} (a checkpoint cut short); "
-                         "the run restarts",
-                         dir.string(), model_step, s.step);
+    s.note = fmt::format(
+        "{}: the weights are of step {} but the train state of step {} (a checkpoint cut short); "
+        "the run restarts",
+        dir.string(), model_step, s.step);
     s.step = 0;
     return s;
   }
   s.epochs_done = j.at("epoch").get<std::int64_t>();
-  const bool at_epoch_end = j.at("batch").get<std::int64_t>() == 0;
-  s.kind = s.epochs_done >= run.options.epochs && at_epoch_end ? RunStatus::finished : RunStatus::partial;
+  s.batch = j.at("batch").get<std::int64_t>();
+  s.kind = s.epochs_done >= run.options.epochs && s.batch == 0 ? RunStatus::finished : RunStatus::partial;
   const fs::path measure_path = dir / "final_measure.json";
   if (s.kind == RunStatus::finished && fs::exists(measure_path)) {
     const json m = json::parse(read_text(measure_path), nullptr, false);
@@ -457,9 +499,14 @@ RunStatus inspect_run(const AblationRun& run) {
 
 std::string describe(const RunStatus& s, std::int64_t epochs) {
   switch (s.kind) {
-    case RunStatus::finished: return s.measured ? "finished" : "finished, not measured";
-    case RunStatus::partial: return fmt::format("interrupted after epoch {}/{} (step {})", s.epochs_done, epochs, s.step);
-    case RunStatus::fresh: break;
+    case RunStatus::finished:
+      return s.measured ? "finished" : "finished, not measured";
+    case RunStatus::partial:
+      return s.batch > 0 ? fmt::format("interrupted in epoch {}/{} after batch {} (step {})", s.epochs_done + 1, epochs,
+                                       s.batch, s.step)
+                         : fmt::format("interrupted after epoch {}/{} (step {})", s.epochs_done, epochs, s.step);
+    case RunStatus::fresh:
+      break;
   }
   return s.note.empty() ? "to start" : "to restart (checkpoint cut short)";
 }
@@ -529,6 +576,8 @@ std::vector<int> run_processes(const std::vector<ChildCommand>& commands, int jo
   auto spawn = [&](std::size_t i) {
     const ChildCommand& c = commands[i];
     if (c.argv.empty()) throw std::invalid_argument(fmt::format("run_processes: command {} is empty", i));
+    const fs::path log_dir = fs::path(c.log).parent_path();
+    if (!log_dir.empty()) fs::create_directories(log_dir);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -593,7 +642,8 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
     partial += before.back().kind == RunStatus::partial;
   }
   if (options.progress)
-    fmt::print(stderr, "ablate {}: {} runs ({} variants x {} seeds): {} finished, {} interrupted, {} to start; {} at once\n",
+    fmt::print(stderr,
+               "ablate {}: {} runs ({} variants x {} seeds): {} finished, {} interrupted, {} to start; {} at once\n",
                grid.source, grid.runs.size(), grid.variants.size(), grid.seeds.size(), finished, partial,
                static_cast<std::int64_t>(grid.runs.size()) - finished - partial, jobs);
   AblationReport report;
@@ -601,7 +651,8 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
   auto finish_line = [&](const std::string& id, const std::string& what) {
     if (!options.progress) return;
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    fmt::print(stderr, "[{} / {} done, {}] {}: {}\n", report.actions.size(), grid.runs.size(), format_duration(t), id, what);
+    fmt::print(stderr, "[{} / {} done, {}] {}: {}\n", report.actions.size(), grid.runs.size(), format_duration(t), id,
+               what);
   };
   auto fail = [&](const AblationRun& r, const std::string& why) {
     report.actions[r.id] = "failed: " + why;
@@ -638,10 +689,9 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
         report.actions[r.id] = "skipped";
         continue;
       }
-      const int threads = options.threads > 0 ? options.threads
+      const int threads = options.threads > 0     ? options.threads
                           : r.options.threads > 0 ? r.options.threads
                                                   : std::max(1, static_cast<int>(cores) / jobs);
-      fs::create_directories(r.options.out_dir);
       commands.push_back({options.child_command(r, threads), (fs::path(r.options.out_dir) / "ablate.log").string()});
       run_of.push_back(i);
     }
@@ -654,12 +704,15 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
           const AblationRun& r = grid.runs[i];
           if (status == 0) {
             const auto k = before[i].kind;
-            report.actions[r.id] = k == RunStatus::finished ? "measured" : k == RunStatus::partial ? "resumed" : "trained";
+            report.actions[r.id] = k == RunStatus::finished  ? "measured"
+                                   : k == RunStatus::partial ? "resumed"
+                                                             : "trained";
             finish_line(r.id, report.actions[r.id] + " (log " + commands[c].log + ")");
           } else if (status == 130 || g_stop.load()) {
             report.interrupted = true;
           } else {
-            fail(r, fmt::format("exit status {}; the end of {}:\n{}", status, commands[c].log, log_tail(commands[c].log, 8)));
+            fail(r, fmt::format("exit status {}; the end of {}:\n{}", status, commands[c].log,
+                                log_tail(commands[c].log, 8)));
           }
         },
         &g_stop);
@@ -669,8 +722,8 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
   write_results(grid, report.summary, options.plot && gnuplot_available());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.progress)
-    fmt::print(stderr, "ablate: wrote {}/results.md{} in {}{}\n", grid.out, options.plot && gnuplot_available() ? ", accuracy.png, layers.png" : "",
-               format_duration(report.seconds),
+    fmt::print(stderr, "ablate: wrote {}/results.md{} in {}{}\n", grid.out,
+               options.plot && gnuplot_available() ? ", accuracy.png, layers.png" : "", format_duration(report.seconds),
                report.interrupted ? "; interrupted: rerun the same command to continue" : "");
   return report;
 }

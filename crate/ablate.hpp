@@ -44,10 +44,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "crate/measure.hpp"
 #include "crate/train.hpp"
@@ -57,8 +56,8 @@ namespace wb::crate {
 struct AblationRun {
   std::string variant;  // variant name
   std::uint64_t seed = 0;
-  std::string id;       // "<variant>/seed<k>"
-  TrainOptions options; // resolved: model, out_dir = <out>/<variant>/seed<k>, seed
+  std::string id;        // "<variant>/seed<k>"
+  TrainOptions options;  // resolved: model, out_dir = <out>/<variant>/seed<k>, seed
 };
 
 struct AblationVariant {
@@ -76,7 +75,7 @@ struct AblationGrid {
   std::int64_t measure_images = 256;
   TrainOptions base;  // the base section alone (model and training options), for the table header
   std::vector<AblationVariant> variants;
-  std::vector<AblationRun> runs;  // variant-major, then seed
+  std::vector<AblationRun> runs;                        // variant-major, then seed
   const AblationRun& run(const std::string& id) const;  // throws naming the known ids
 };
 
@@ -88,10 +87,11 @@ AblationGrid load_grid(const std::string& path, const std::string& out = "");
 // Where a run directory stands.
 struct RunStatus {
   enum Kind { fresh, partial, finished } kind = fresh;
-  std::int64_t epochs_done = 0;   // completed epochs in the last checkpoint
-  std::int64_t step = 0;          // optimizer steps of the last checkpoint
-  bool measured = false;          // final_measure.json of this checkpoint exists
-  std::string note;               // why a directory with files counts as fresh (torn checkpoint)
+  std::int64_t epochs_done = 0;  // completed epochs in the last checkpoint
+  std::int64_t batch = 0;        // batches of the next epoch done (a mid-epoch checkpoint or Ctrl-C)
+  std::int64_t step = 0;         // optimizer steps of the last checkpoint
+  bool measured = false;         // final_measure.json of this checkpoint exists
+  std::string note;              // why a directory with files counts as fresh (torn checkpoint)
 };
 // Throws std::invalid_argument when the directory holds a run trained with other options (naming
 // the first differing option), since skipping or resuming it would mix two experiments.
@@ -105,8 +105,8 @@ std::string describe(const RunStatus& s, std::int64_t epochs);  // "finished", "
 std::string execute_run(const AblationRun& run, const AblationGrid& grid, int threads, bool progress);
 
 // Child processes: each argv run with stdin from /dev/null and stdout and stderr appended to its log
-// file, at most `jobs` at once, in order. on_exit(i, status) is called as command i ends (status: the
-// exit code, or 128 + signal). When `stop` becomes true (e.g. Ctrl-C), no new command starts and the
+// file (its directory is created), at most `jobs` at once, in order. on_exit(i, status) is called as command i ends
+// (status: the exit code, or 128 + signal). When `stop` becomes true (e.g. Ctrl-C), no new command starts and the
 // running ones get SIGINT. Returns every command's status (-1: not started).
 struct ChildCommand {
   std::vector<std::string> argv;  // argv[0]: the program's path
@@ -117,10 +117,10 @@ std::vector<int> run_processes(const std::vector<ChildCommand>& commands, int jo
                                const std::atomic<bool>* stop = nullptr);
 
 struct AblateOptions {
-  int jobs = 0;        // 0: the grid's
-  int threads = 0;     // threads per run; 0: the options' (with jobs > 1: cores / jobs)
+  int jobs = 0;     // 0: the grid's
+  int threads = 0;  // threads per run; 0: the options' (with jobs > 1: cores / jobs)
   bool progress = true;
-  bool plot = true;    // results plots (when gnuplot is installed)
+  bool plot = true;  // results plots (when gnuplot is installed)
   // For jobs > 1: the command that executes one run in a child process (normally
   // `whitebox ablate <grid> --only <id> --threads <t>`). Required when jobs > 1.
   std::function<std::vector<std::string>(const AblationRun&, int threads)> child_command;

@@ -1,13 +1,13 @@
 // Ablation results: every finished run's logs (metrics.jsonl, final_measure.json) reduced over seeds,
 // written as results.{md,json,csv} and two comparison plots (crate/ablate.hpp).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <stdexcept>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "crate/ablate.hpp"
 #include "crate/plot.hpp"
@@ -102,12 +102,13 @@ std::string base_text(const AblationGrid& g) {
   for (auto s : g.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(s);
   return fmt::format(
       "Base: `{}` (d {}, L {}, K {} heads of p {}, patch {}) on {}, {} epochs, {} training / {} test images, batch {}, "
-      "{} lr {:g} (warmup {} epochs, cosine to {:g}), weight decay {:g}, label smoothing {:g}, augmentation {}. "
+      "{} lr {:g} (warmup {} epoch{}, cosine to {:g}), weight decay {:g}, label smoothing {:g}, augmentation {}. "
       "Seeds {}.",
-      c.name, c.dim, c.depth, c.heads, c.dim_head, c.patch_size, o.data,
-      o.epochs, o.train_limit > 0 ? fmt::format("first {}", o.train_limit) : std::string("all"),
+      c.name, c.dim, c.depth, c.heads, c.dim_head, c.patch_size, o.data, o.epochs,
+      o.train_limit > 0 ? fmt::format("first {}", o.train_limit) : std::string("all"),
       o.test_limit > 0 ? fmt::format("first {}", o.test_limit) : std::string("all"), o.batch_size, o.optimizer, o.lr,
-      o.warmup_epochs, std::min(o.min_lr, o.lr), o.weight_decay, o.label_smoothing, o.augment ? "on" : "off", seeds);
+      o.warmup_epochs, o.warmup_epochs == 1 ? "" : "s", std::min(o.min_lr, o.lr), o.weight_decay, o.label_smoothing,
+      o.augment ? "on" : "off", seeds);
 }
 
 json mean_std_json(const MeanStd& m) { return {{"mean", m.mean}, {"std", m.std}, {"n", m.n}}; }
@@ -203,14 +204,16 @@ std::string results_markdown(const AblationGrid& grid, const std::vector<Variant
       "unit-norm tokens, class token included; U is the key projection for standard attention; fraction of exact "
       "non-zeros of the layer output Z^(L+1)).\n\n",
       grid.measure_images, ops::kMeasurementEps);
-  md += "| variant | changes from base | parameters | seeds | test accuracy (%) | test loss | train images/s | R^c last layer "
-        "| non-zero last layer |\n";
+  md +=
+      "| variant | changes from base | parameters | seeds | test accuracy (%) | test loss | train images/s | R^c last "
+      "layer "
+      "| non-zero last layer |\n";
   md += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& s : summary) {
     md += fmt::format("| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} |\n", s.variant.name,
                       s.variant.changes.empty() ? "—" : s.variant.changes, grouped(s.parameters), s.runs.size(),
-                      grid.seeds.size(), cell(s.test_accuracy, 2, 100.0), cell(s.test_loss, 4), cell(s.images_per_second, 0),
-                      cell(s.rc_last, 2), cell(s.nonzero_last, 4));
+                      grid.seeds.size(), cell(s.test_accuracy, 2, 100.0), cell(s.test_loss, 4),
+                      cell(s.images_per_second, 0), cell(s.rc_last, 2), cell(s.nonzero_last, 4));
   }
   bool any_description = false;
   for (const auto& s : summary) any_description = any_description || !s.variant.description.empty();
@@ -230,10 +233,10 @@ void write_results(const AblationGrid& grid, const std::vector<VariantSummary>& 
       "images_per_second_mean,images_per_second_std,rc_last_mean,rc_last_std,nonzero_last_mean,nonzero_last_std\n";
   json variants = json::array();
   for (const auto& s : summary) {
-    csv += fmt::format("{},{},{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g}\n", s.variant.name,
-                       s.parameters, s.runs.size(), s.test_accuracy.mean, s.test_accuracy.std, s.test_loss.mean,
-                       s.test_loss.std, s.images_per_second.mean, s.images_per_second.std, s.rc_last.mean, s.rc_last.std,
-                       s.nonzero_last.mean, s.nonzero_last.std);
+    csv += fmt::format("{},{},{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g}\n",
+                       s.variant.name, s.parameters, s.runs.size(), s.test_accuracy.mean, s.test_accuracy.std,
+                       s.test_loss.mean, s.test_loss.std, s.images_per_second.mean, s.images_per_second.std,
+                       s.rc_last.mean, s.rc_last.std, s.nonzero_last.mean, s.nonzero_last.std);
     json runs = json::array();
     for (const auto& r : s.runs)
       runs.push_back({{"id", r.id},

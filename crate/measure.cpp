@@ -65,13 +65,15 @@ std::map<std::string, std::vector<std::vector<double>>> measure_batch(const Crat
     const auto rc_half = per_image(ops::compressed_coding_rate(t.z_half, u, e2, ops::kMeasurement));
     const auto rc_out = per_image(ops::compressed_coding_rate(t.output, u, e2, ops::kMeasurement));
     const auto r_out = per_image(ops::coding_rate(t.output, e2, ops::kMeasurement));
-    const double entries = static_cast<double>(t.output.size(1) * t.output.size(2));
-    const auto l1 = per_image(prim::sum(prim::unary(prim::Unary::abs, t.output), {1, 2}));
-    const auto nz = per_image(prim::sum(prim::unary(prim::Unary::gt_scalar, prim::unary(prim::Unary::abs, t.output), 0.0), {1, 2}));
+    const double entries = static_cast<double>(t.code.size(1) * t.code.size(2));
+    const auto l1 = per_image(prim::sum(prim::unary(prim::Unary::abs, t.code), {1, 2}));
+    const auto nz = per_image(prim::sum(prim::unary(prim::Unary::gt_scalar, prim::unary(prim::Unary::abs, t.code), 0.0), {1, 2}));
+    // the objective itself is on the layer output Z^{l+1} (ops::sparse_rate_reduction, as srr_objective)
+    const auto l1_out = t.code.is_same(t.output) ? l1 : per_image(prim::sum(prim::unary(prim::Unary::abs, t.output), {1, 2}));
     std::vector<double> delta(rc_out.size()), srr(rc_out.size()), l1n(rc_out.size()), nzf(rc_out.size());
     for (std::size_t b = 0; b < rc_out.size(); ++b) {
       delta[b] = r_out[b] - rc_out[b];
-      srr[b] = rc_out[b] + c.lambda * l1[b] - r_out[b];
+      srr[b] = rc_out[b] + c.lambda * l1_out[b] - r_out[b];
       l1n[b] = l1[b] / entries;
       nzf[b] = nz[b] / entries;
     }

@@ -10,9 +10,11 @@
 //   rc_out   R^c(Z^{l+1} | U^l)        compression of the layer output
 //   r_out    R(Z^{l+1})                coding rate of the layer output (unit-norm tokens)
 //   delta_r  r_out - rc_out            rate reduction of the layer output
-//   nonzero  ||Z^{l+1}||_0 / (n d)     fraction of non-zeros of the ISTA output (exact zeros; the
-//                                      paper plots this, lower is sparser)
-//   l1       ||Z^{l+1}||_1 / (n d)     mean absolute entry
+//   nonzero  ||A^l||_0 / (n d)         fraction of non-zeros of the ISTA block's output A^l (exact
+//                                      zeros; the paper plots this, lower is sparser). A^l = Z^{l+1}
+//                                      for the official CRATE; with a residual around ISTA (variants)
+//                                      it is the block's code, before the residual adds Z^{l+1/2}
+//   l1       ||A^l||_1 / (n d)         mean absolute entry of the code
 //   srr      rc_out + lambda ||Z^{l+1}||_1 - r_out   the sparse rate reduction objective a layer
 //                                      lowers (ops::sparse_rate_reduction; lambda from the config)
 // Each is reported as mean and standard deviation over the images.

@@ -31,7 +31,7 @@ Tensor CrateLayer::forward(const Tensor& z, LayerTrace* t) const {
   const Tensor f = ista_ != nullptr ? ista_->forward(x) : mlp_->forward(x);
   const bool residual = c_.ista_residual || mlp_ != nullptr;
   const Tensor out = residual ? z_half + f : f;
-  if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, x, out, maps};
+  if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, x, f, out, maps};
   return out;
 }
 

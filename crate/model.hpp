@@ -33,7 +33,8 @@ struct LayerTrace {
   Tensor qkv;    // U LN1(Z^l), (B, n, K p): what the official measurement hooks (keys for ViT)
   Tensor z_half; // Z^{l+1/2}
   Tensor ln2;    // LN2(Z^{l+1/2}), the ISTA input
-  Tensor output; // Z^{l+1}
+  Tensor code;   // the ISTA (or MLP) block's own output, before any residual: the sparse code
+  Tensor output; // Z^{l+1} (= code for the official CRATE, which has no residual around ISTA)
   Tensor attention;  // (B, K, n, n) softmax maps
 };
 

@@ -15,6 +15,7 @@ class Progress {
   // Marks `done` steps of `total` complete, having processed `items` more items since the last call.
   void update(std::int64_t done, std::int64_t items, const std::string& fields);
   void finish(const std::string& fields);
+  void count(std::int64_t items) { items_ += items; }  // counts items without drawing (quiet runs)
   double elapsed_seconds() const;
   double rate() const;  // items per second since construction
 

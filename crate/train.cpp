@@ -94,6 +94,8 @@ json to_json(const TrainOptions& o) {
           {"clip_grad", o.clip_grad},
           {"momentum", o.momentum},
           {"augment", o.augment},
+          {"crop_padding", o.crop_padding},
+          {"flip", o.flip},
           {"seed", o.seed},
           {"threads", o.threads},
           {"train_limit", o.train_limit},
@@ -123,6 +125,8 @@ TrainOptions train_options_from_json(const json& j) {
   get("clip_grad", o.clip_grad);
   get("momentum", o.momentum);
   get("augment", o.augment);
+  get("crop_padding", o.crop_padding);
+  get("flip", o.flip);
   get("seed", o.seed);
   get("threads", o.threads);
   get("train_limit", o.train_limit);
@@ -295,6 +299,10 @@ void record_measurement(const CrateModel& model, data::Loader& loader, std::int6
 TrainResult train(const TrainOptions& options) {
   TrainOptions o = options;
   validate(o);
+  struct ThreadsGuard {  // the thread count of this run, restored for the caller afterwards
+    int saved = num_threads();
+    ~ThreadsGuard() { set_num_threads(saved); }
+  } threads_guard;
   if (o.threads > 0) set_num_threads(o.threads);
   const auto wall_start = std::chrono::steady_clock::now();
 
@@ -325,8 +333,8 @@ TrainResult train(const TrainOptions& options) {
   lo.batch_size = o.batch_size;
   lo.seed = o.seed;
   lo.normalization = named_normalization(o.data);
-  lo.crop_padding = o.augment ? (mc.image_size <= 28 ? 2 : 4) : 0;
-  lo.horizontal_flip = o.augment;
+  lo.crop_padding = !o.augment ? 0 : o.crop_padding >= 0 ? o.crop_padding : (mc.image_size <= 28 ? 0 : 4);
+  lo.horizontal_flip = o.augment && o.flip;
   data::Loader train_loader(std::shared_ptr<const data::Dataset>(train_set), lo);
   data::Loader test_loader(std::shared_ptr<const data::Dataset>(test_set), data::eval_options(lo));
   std::unique_ptr<data::Loader> measure_loader;
@@ -355,7 +363,8 @@ TrainResult train(const TrainOptions& options) {
       throw std::invalid_argument(fmt::format("train --resume: {} has no checkpoint (model.safetensors and "
                                               "train_state.safetensors)",
                                               o.out_dir));
-    load_weights(model, read_safetensors(model_path), model_path);
+    const SafeTensors weights = read_safetensors(model_path);
+    load_weights(model, weights, model_path);
     const SafeTensors st = read_safetensors(state_path);
     const auto meta = st.metadata.find("whitebox.train_state");
     if (meta == st.metadata.end()) throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", state_path));
@@ -368,6 +377,14 @@ TrainResult train(const TrainOptions& options) {
     pos.epoch = j.at("epoch");
     pos.batch = j.at("batch");
     pos.step = j.at("step");
+    // The weights are written before the state: a run killed between the two has weights one
+    // checkpoint ahead of its optimizer state, which must not be combined.
+    const auto wstep = weights.metadata.find("whitebox.step");
+    if (wstep == weights.metadata.end() || wstep->second != std::to_string(pos.step))
+      throw std::runtime_error(fmt::format(
+          "train --resume: {} is at step {} but {} at step {} (the run stopped while writing its checkpoint); "
+          "start it again in a new --out",
+          model_path, wstep == weights.metadata.end() ? std::string("?") : wstep->second, state_path, pos.step));
     pos.loss_sum = j.at("loss_sum");
     pos.correct = j.at("correct");
     pos.seen = j.at("seen");
@@ -448,7 +465,8 @@ TrainResult train(const TrainOptions& options) {
           metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", lv},
                           {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}, {"lr", lr_now},
                           {"grad_norm", gn}, {"images_per_second", bar.rate()}, {"srr", srr}});
-        if (o.progress)
+        if (!o.progress) bar.count(n);
+        else
           bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
                                                  100.0 * static_cast<double>(pos.correct) / static_cast<double>(pos.seen)));
         const bool interrupted = g_interrupt.load();

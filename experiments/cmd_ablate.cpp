@@ -1,12 +1,12 @@
 // `whitebox ablate`: trains every variant x seed of a grid file (crate/ablate.hpp documents the file
 // and what it writes), one after another or as several child processes, resuming an interrupted
 // grid, then writes the results table and comparison plots.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "crate/ablate.hpp"
 #include "crate/plot.hpp"
@@ -27,7 +27,8 @@ void print_plan(const crate::AblationGrid& g, int jobs) {
              g.runs.size(), jobs, g.out);
   fmt::print("{:<28} {:>10}  {:<44} {}\n", "run", "parameters", "changes from base", "state");
   for (const auto& r : g.runs) {
-    const auto& v = *std::find_if(g.variants.begin(), g.variants.end(), [&](const auto& x) { return x.name == r.variant; });
+    const auto& v =
+        *std::find_if(g.variants.begin(), g.variants.end(), [&](const auto& x) { return x.name == r.variant; });
     std::string state;
     try {
       state = crate::describe(crate::inspect_run(r), r.options.epochs);
@@ -43,13 +44,19 @@ void print_plan(const crate::AblationGrid& g, int jobs) {
 void add_ablate_command(CLI::App& app) {
   auto flags = std::make_shared<AblateFlags>();
   AblateFlags& f = *flags;
-  auto* cmd = app.add_subcommand("ablate", "train every variant x seed of a grid file; writes a results table and plots");
-  cmd->add_option("grid", f.grid, "grid file (JSON; e.g. experiments/ablation_small.json)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--jobs", f.jobs, "runs at once as child processes (default: the grid's \"jobs\"; 1: in this process)")
+  auto* cmd =
+      app.add_subcommand("ablate", "train every variant x seed of a grid file; writes a results table and plots");
+  cmd->add_option("grid", f.grid, "grid file (JSON; e.g. experiments/ablation_small.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--jobs", f.jobs,
+                  "runs at once as child processes (default: the grid's \"jobs\"; 1: in this process)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--threads", f.threads, "threads per run (default: the grid's, else cores / jobs)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads", f.threads, "threads per run (default: the grid's, else cores / jobs)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--out", f.out, "results directory (default: the grid's \"out\")");
-  cmd->add_option("--only", f.only, "run only this run, e.g. crate/seed0 (what the child processes do); no results table");
+  cmd->add_option("--only", f.only,
+                  "run only this run, e.g. crate/seed0 (what the child processes do); no results table");
   cmd->add_flag("--dry-run", f.dry_run, "print the runs and their state, run nothing");
   cmd->add_flag("--results-only", f.results_only, "write the results from the finished runs, train nothing");
   cmd->add_flag("!--no-plot", f.plot, "do not write accuracy.png and layers.png");
@@ -91,8 +98,8 @@ void add_ablate_command(CLI::App& app) {
     if (!report.failed.empty()) {
       std::string ids;
       for (const auto& id : report.failed) ids += (ids.empty() ? "" : ", ") + id;
-      throw std::runtime_error(fmt::format("ablate: {} run(s) failed: {} (see each run's ablate.log or the messages above)",
-                                           report.failed.size(), ids));
+      throw std::runtime_error(fmt::format(
+          "ablate: {} run(s) failed: {} (see each run's ablate.log or the messages above)", report.failed.size(), ids));
     }
     if (report.interrupted) {
       fmt::print(stderr, "interrupted; rerun the same command to continue\n");

@@ -30,6 +30,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--clip-grad", o.clip_grad, "gradient-norm clipping (0: off)")->check(NonNegative)->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("!--no-augment", o.augment, "disable random crop and horizontal flip");
+  cmd->add_option("--crop-padding", o.crop_padding, "random-crop padding (default: none at 28x28, 4 at 32x32)")
+      ->check(NonNegative);
+  cmd->add_flag("!--no-flip", o.flip, "disable the random horizontal flip");
   cmd->add_option("--seed", o.seed, "seed of initialization, data order, augmentation")->capture_default_str();
   cmd->add_option("--threads", o.threads, "threads (default: all cores)")->check(NonNegative);
   cmd->add_option("--train-limit", o.train_limit, "use only the first N training images")->check(NonNegative);

@@ -67,6 +67,10 @@ class Tensor {
   Device device() const;
   bool is_contiguous() const;
   const std::shared_ptr<Storage>& storage() const { return storage_; }
+  // True when both handles view the same elements (same storage, offset, shape and strides).
+  bool is_same(const Tensor& o) const {
+    return storage_ == o.storage_ && offset_ == o.offset_ && shape_ == o.shape_ && strides_ == o.strides_;
+  }
 
   // ---- data access ----
   // Typed pointer to element [0,...,0]; checks the dtype and that the tensor is on the CPU.

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crate/safetensors.hpp"
 #include "crate/train.hpp"
 #include "datasets/idx.hpp"
 #include "tests/support/check.hpp"
@@ -132,6 +133,20 @@ BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals) {
   changed.resume = true;
   changed.lr = 0.5;
   BOOST_CHECK_THROW(train(changed), std::invalid_argument);
+  // Weights a checkpoint ahead of the optimizer state (a kill between the two writes) are refused.
+  {
+    auto w = read_safetensors(dir / "r/model.safetensors");
+    w.metadata["whitebox.step"] = "999";
+    write_safetensors(dir / "r/model.safetensors", w.tensors, w.metadata);
+    TrainOptions again = o;
+    again.resume = true;
+    try {
+      train(again);
+      BOOST_FAIL("mismatched checkpoint halves must be refused");
+    } catch (const std::runtime_error& e) {
+      BOOST_TEST(std::string(e.what()).find("step 999") != std::string::npos, e.what());
+    }
+  }
   // A model that does not fit the data is refused with both shapes named.
   TrainOptions wrong = tiny_run(dir / "w");
   wrong.model = named_config("crate-mini-32");
