@@ -34,6 +34,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "autograd/node.hpp"
+#include "bench/harness.hpp"
 #include "ops/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "tensor/prim.hpp"
@@ -51,29 +52,6 @@ struct Options {
   bool cpu_clock = false;
 };
 
-bool g_cpu_clock = false;
-
-double now_s() {
-  if (g_cpu_clock) {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double time_batch(const std::function<void()>& f, int iters) {
-  const double t0 = now_s();
-  for (int i = 0; i < iters; ++i) f();
-  return (now_s() - t0) / iters;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 struct Row {
   std::string name, shape;
   std::function<void()> ours, ref;
@@ -81,19 +59,19 @@ struct Row {
 
 // ---------------- the raw reference ----------------
 
-// Runs one(i) for i < batch like tensor/cpu/linalg.cpp: in parallel with OpenBLAS at one thread when
-// `split`, else in order with OpenBLAS threading each call.
+// Runs one(i) for i < batch the plain way a user of BLAS would: a batch in parallel on single-threaded
+// calls when `split`, else one matrix after another with OpenBLAS threading each call on all the
+// threads (whitebox holds OpenBLAS at one thread and splits big matrices over its own pool instead).
 void for_each(std::int64_t batch, bool split, const std::function<void(std::int64_t)>& one) {
   if (!split) {
+    openblas_set_num_threads(wb::num_threads());
     for (std::int64_t i = 0; i < batch; ++i) one(i);
+    openblas_set_num_threads(1);
     return;
   }
-  const int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
   wb::parallel_for(batch, 1, [&](std::int64_t s, std::int64_t e) {
     for (std::int64_t i = s; i < e; ++i) one(i);
   });
-  openblas_set_num_threads(saved);
 }
 
 // 1/2 logdet(I + a X^T X) of `batch` matrices X (m x c, leading dimension ld, at offsets stride apart)
@@ -266,33 +244,18 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   if (opt.threads > 0) wb::set_num_threads(opt.threads);
-  g_cpu_clock = opt.cpu_clock;
+  wb::bench::use_cpu_clock() = opt.cpu_clock;
   std::vector<Row> rows;
   add_rows(rows, 128, 197, 384, 6, 0.5);
   add_rows(rows, 0, 50000, 384, 6, 0.5);
-  fmt::print("threads {} (whitebox pool and OpenBLAS), {} rounds, medians, {} clock\n\n", wb::num_threads(), opt.rounds,
+  fmt::print("threads {} (whitebox pool; the raw reference threads OpenBLAS itself), {} rounds, medians, {} clock\n\n", wb::num_threads(), opt.rounds,
              opt.cpu_clock ? "process CPU" : "wall");
   fmt::print("| op | shape | whitebox ms | raw ms | ratio |\n|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     const std::string label = r.name + " " + r.shape;
     if (!opt.filter.empty() && label.find(opt.filter) == std::string::npos) continue;
-    for (int i = 0; i < 2; ++i) {
-      r.ours();
-      r.ref();
-    }
-    const double probe = std::max(time_batch(r.ours, 1), time_batch(r.ref, 1));
-    const int iters = std::max(1, static_cast<int>(opt.min_ms * 1e-3 / std::max(probe, 1e-7)));
-    std::vector<double> ours, ref;
-    for (int k = 0; k < opt.rounds; ++k) {
-      if (k % 2 == 0) {
-        ours.push_back(time_batch(r.ours, iters));
-        ref.push_back(time_batch(r.ref, iters));
-      } else {
-        ref.push_back(time_batch(r.ref, iters));
-        ours.push_back(time_batch(r.ours, iters));
-      }
-    }
-    const double o = median(ours), f = median(ref);
+    const auto t = wb::bench::interleaved(r.ours, r.ref, opt.rounds, opt.min_ms);
+    const double o = t.ours_s, f = t.ref_s;
     fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} |\n", r.name, r.shape, o * 1e3, f * 1e3, o / f);
     std::fflush(stdout);
   }

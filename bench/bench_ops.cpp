@@ -20,9 +20,9 @@
 //   * The copy reference moves the same count: memcpy of (read + write)/2 bytes from one buffer to
 //     another, split into num_threads() equal chunks run on whitebox's own thread pool, i.e. with the
 //     same number of threads the kernels use.
-//   * The raw sgemm reference calls cblas_sgemm with OpenBLAS threads = --threads (whitebox sets both
-//     pools together). For the batched attention shapes the reference is a plain loop of cblas_sgemm
-//     calls, one per batch item (OpenBLAS 0.3.21 has no batched sgemm; it runs each of these tiny
+//   * The raw sgemm reference calls cblas_sgemm with OpenBLAS threads = --threads (OpenBLAS's own
+//     threading); whitebox keeps OpenBLAS at one thread and splits the product over its pool. For the
+//     batched attention shapes the reference is a plain loop of cblas_sgemm calls, one per batch item (OpenBLAS 0.3.21 has no batched sgemm; it runs each of these tiny
 //     products on one thread).
 //   * Forward rows run with no inputs requiring a gradient (no node recorded). Backward rows call the
 //     recorded node's backward(dy) directly, i.e. exactly the prim:: work the engine would run.
@@ -41,6 +41,7 @@
 #include <fmt/format.h>
 
 #include "autograd/grad_mode.hpp"
+#include "bench/harness.hpp"
 #include "autograd/node.hpp"
 #include "ops/ops.hpp"
 #include "tensor/parallel.hpp"
@@ -59,17 +60,6 @@ struct Options {
   std::string filter;
   bool cpu_clock = false;  // --clock cpu: process CPU time instead of wall time (see the header)
 };
-
-bool g_cpu_clock = false;
-
-double now_s() {
-  if (g_cpu_clock) {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-}
 
 struct Row {
   Row(std::string g, std::string n, std::string s, double w)
@@ -91,51 +81,20 @@ Tensor randn(const Shape& s, wb::Generator& gen, bool requires_grad = false) {
 
 const float* fp(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
 
-// Seconds per call of f, measured over a batch of `iters` calls.
-double time_batch(const std::function<void()>& f, int iters) {
-  const double t0 = now_s();
-  for (int i = 0; i < iters; ++i) f();
-  return (now_s() - t0) / iters;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-struct Result {
-  double ours_s, ref_s;
-};
-
-Result measure(const Row& r, const Options& opt) {
-  // Warm up both (caches, allocator, OpenBLAS buffers), then size the batch to about min_ms.
-  for (int i = 0; i < 2; ++i) {
-    r.ours();
-    r.ref();
-  }
-  const double probe = std::max(time_batch(r.ours, 1), time_batch(r.ref, 1));
-  const int iters = std::max(1, static_cast<int>(opt.min_ms * 1e-3 / std::max(probe, 1e-7)));
-  std::vector<double> ours, ref;
-  for (int k = 0; k < opt.rounds; ++k) {
-    if (k % 2 == 0) {
-      ours.push_back(time_batch(r.ours, iters));
-      ref.push_back(time_batch(r.ref, iters));
-    } else {
-      ref.push_back(time_batch(r.ref, iters));
-      ours.push_back(time_batch(r.ours, iters));
-    }
-  }
-  return {median(ours), median(ref)};
+wb::bench::Timing measure(const Row& r, const Options& opt) {
+  return wb::bench::interleaved(r.ours, r.ref, opt.rounds, opt.min_ms);
 }
 
 // ---------------- references ----------------
 
-// C = op(A) op(B), row-major, as whitebox's matmul would call it.
+// C = op(A) op(B), row-major, as whitebox's matmul would call it; OpenBLAS threads the call itself on
+// --threads threads (whitebox holds OpenBLAS at one thread and splits products over its own pool).
 void sgemm(bool ta, bool tb, int m, int n, int k, const float* a, const float* b, float* c) {
   const int lda = ta ? m : k, ldb = tb ? k : n;
+  openblas_set_num_threads(wb::num_threads());
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
               b, ldb, 0.0f, c, n);
+  openblas_set_num_threads(1);
 }
 
 void sgemm_loop(int batch, bool ta, bool tb, int m, int n, int k, const float* a, const float* b, float* c) {
@@ -429,7 +388,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (opt.threads > 0) wb::set_num_threads(opt.threads);
-  g_cpu_clock = opt.cpu_clock;
+  wb::bench::use_cpu_clock() = opt.cpu_clock;
   wb::autograd::GradMode::set_enabled(true);  // rows that build a node need grad mode during setup
 
   Bench b;
@@ -458,7 +417,7 @@ int main(int argc, char** argv) {
       fmt::print("-- {} ({}; ref = {})\n", group, group == "matmul" ? "GFLOP/s" : "GB/s",
                  group == "matmul" ? "cblas_sgemm" : "memcpy of the same bytes");
     }
-    const Result m = measure(r, opt);
+    const auto m = measure(r, opt);
     const double ours = r.work / m.ours_s * 1e-9, ref = r.work / m.ref_s * 1e-9, ratio = m.ref_s / m.ours_s;
     const bool ok = ratio >= r.target;
     if (r.target > 0) {

@@ -1,7 +1,8 @@
 // Training throughput of a CRATE (issue 4): images/s of full training steps (forward, backward,
 // AdamW) on random data of the config's shape, and the achieved GFLOP/s over the matmul FLOPs of
-// forward + backward, beside raw cblas_sgemm on the model's dominant GEMM shape (B*n x d x d) run
-// in the same process, interleaved, so the ratio survives a noisy shared machine.
+// forward + backward, beside raw cblas_sgemm (OpenBLAS threaded at the same thread count) on the
+// model's dominant GEMM shape (B*n x d x d x^T-flag) run in the same process, interleaved, so the
+// ratio survives a noisy shared machine.
 //
 //   ./build/bench/bench_train [--model crate-mini-28] [--batch 128] [--threads 1,2] [--steps 20] [--reps 3]
 #include <algorithm>
@@ -43,7 +44,10 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double sgemm_gflops(std::int64_t m, std::int64_t k, std::int64_t n, int reps) {
+// Raw cblas_sgemm on `threads` OpenBLAS threads (whitebox holds OpenBLAS at one thread and splits
+// products over its own pool; the reference uses OpenBLAS's own threading, then restores one thread).
+double sgemm_gflops(std::int64_t m, std::int64_t k, std::int64_t n, int reps, int threads) {
+  openblas_set_num_threads(threads);
   std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(k * n), 0.25f),
       c(static_cast<std::size_t>(m * n));
   std::vector<double> t;
@@ -56,6 +60,7 @@ double sgemm_gflops(std::int64_t m, std::int64_t k, std::int64_t n, int reps) {
                   c.data(), static_cast<blasint>(n));
     t.push_back(2.0 * static_cast<double>(m * n * k) * iters / std::chrono::duration<double>(Clock::now() - s).count() / 1e9);
   }
+  openblas_set_num_threads(1);
   return median(t);
 }
 
@@ -114,7 +119,7 @@ int main(int argc, char** argv) {
       const double sec = std::chrono::duration<double>(Clock::now() - s).count();
       const double img_s = static_cast<double>(batch * steps) / sec;
       const double g_train = img_s * train_flops / 1e9;
-      const double g_ref = sgemm_gflops(batch * cfg.tokens(), cfg.dim, cfg.dim, 3);
+      const double g_ref = sgemm_gflops(batch * cfg.tokens(), cfg.dim, cfg.dim, 3, th);
       ips.push_back(img_s);
       gf_train.push_back(g_train);
       gf_gemm.push_back(g_ref);

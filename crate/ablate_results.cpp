@@ -33,15 +33,7 @@ std::vector<EpochRecord> read_epochs(const fs::path& path, std::int64_t epochs) 
     if (j.is_discarded()) throw std::runtime_error(fmt::format("{}:{}: not a JSON line", path.string(), number));
     if (j.value("kind", std::string()) != "epoch") continue;
     try {
-      EpochRecord e;
-      j.at("epoch").get_to(e.epoch);
-      j.at("train_loss").get_to(e.train_loss);
-      j.at("train_accuracy").get_to(e.train_accuracy);
-      j.at("test_loss").get_to(e.test_loss);
-      j.at("test_accuracy").get_to(e.test_accuracy);
-      j.at("lr").get_to(e.lr);
-      j.at("seconds").get_to(e.seconds);
-      j.at("images_per_second").get_to(e.images_per_second);
+      const EpochRecord e = epoch_from_json(j);
       by_epoch[e.epoch] = e;
     } catch (const json::exception& ex) {
       throw std::runtime_error(fmt::format("{}:{}: {}", path.string(), number, ex.what()));

@@ -138,6 +138,25 @@ TrainOptions train_options_from_json(const json& j) {
   return o;
 }
 
+json to_json(const EpochRecord& e) {
+  return {{"epoch", e.epoch},           {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
+          {"test_loss", e.test_loss},   {"test_accuracy", e.test_accuracy}, {"lr", e.lr},
+          {"seconds", e.seconds},       {"images_per_second", e.images_per_second}};
+}
+
+EpochRecord epoch_from_json(const json& j) {
+  EpochRecord e;
+  j.at("epoch").get_to(e.epoch);
+  j.at("train_loss").get_to(e.train_loss);
+  j.at("train_accuracy").get_to(e.train_accuracy);
+  j.at("test_loss").get_to(e.test_loss);
+  j.at("test_accuracy").get_to(e.test_accuracy);
+  j.at("lr").get_to(e.lr);
+  j.at("seconds").get_to(e.seconds);
+  j.at("images_per_second").get_to(e.images_per_second);
+  return e;
+}
+
 namespace {
 
 void validate(const TrainOptions& o) {
@@ -190,25 +209,6 @@ void generator_from_json(Generator& g, const json& j) {
   j.at("has_spare").get_to(st.has_spare);
   j.at("spare").get_to(st.spare);
   g.set_state(st);
-}
-
-json epoch_to_json(const EpochRecord& e) {
-  return {{"epoch", e.epoch},           {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
-          {"test_loss", e.test_loss},   {"test_accuracy", e.test_accuracy}, {"lr", e.lr},
-          {"seconds", e.seconds},       {"images_per_second", e.images_per_second}};
-}
-
-EpochRecord epoch_from_json(const json& j) {
-  EpochRecord e;
-  j.at("epoch").get_to(e.epoch);
-  j.at("train_loss").get_to(e.train_loss);
-  j.at("train_accuracy").get_to(e.train_accuracy);
-  j.at("test_loss").get_to(e.test_loss);
-  j.at("test_accuracy").get_to(e.test_accuracy);
-  j.at("lr").get_to(e.lr);
-  j.at("seconds").get_to(e.seconds);
-  j.at("images_per_second").get_to(e.images_per_second);
-  return e;
 }
 
 // Where the loop stands, saved beside the weights.
@@ -413,7 +413,7 @@ TrainResult train(const TrainOptions& options) {
               {"step", p.step},                  {"loss_sum", p.loss_sum}, {"correct", p.correct},
               {"seen", p.seen},                  {"seconds", p.seconds},  {"dropout_rng", generator_to_json(model.dropout_generator())}};
     json h = json::array();
-    for (const auto& e : history) h.push_back(epoch_to_json(e));
+    for (const auto& e : history) h.push_back(to_json(e));
     j["history"] = h;
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (auto& [name, t] : opt->state_tensors()) tensors.emplace_back("optim." + name, t);
@@ -498,7 +498,7 @@ TrainResult train(const TrainOptions& options) {
       rec.seconds = seconds;
       rec.images_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
       history.push_back(rec);
-      json line = epoch_to_json(rec);
+      json line = to_json(rec);
       line["kind"] = "epoch";
       line["step"] = pos.step;
       metrics.append(line);

@@ -94,6 +94,9 @@ EvalResult evaluate(const CrateModel& model, data::Loader& loader, double label_
 
 nlohmann::json to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const nlohmann::json& j);
+// One epoch's record as it appears in metrics.jsonl (and back; throws nlohmann::json::exception).
+nlohmann::json to_json(const EpochRecord& e);
+EpochRecord epoch_from_json(const nlohmann::json& j);
 
 TrainResult train(const TrainOptions& options);
 

@@ -628,16 +628,22 @@ std::string batch_position(const Tensor& x, std::int64_t flat) {
       what, batch_position(batched, st.batch), operand, st.pivot - 1, st.pivot, st.pivot, st.value));
 }
 
-}  // namespace
-
-Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
-  check_matrices(x, "gram", "x", false);
+// x as a batch of matrices BLAS can read in place (a contiguous copy only when its layout forbids it).
+Tensor matrix_operand(const Tensor& x, const char* what, cpu::MatrixBatch& xb) {
+  check_matrices(x, what, "x", false);
   Tensor xv = x.detach();
-  cpu::MatrixBatch xb;
   if (!matrix_batch(xv, xb)) {
     xv = contiguous(xv);
     matrix_batch(xv, xb);
   }
+  return xv;
+}
+
+}  // namespace
+
+Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
+  cpu::MatrixBatch xb;
+  const Tensor xv = matrix_operand(x, "gram", xb);
   const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
   Shape out_shape = batch_shape_of(x);
   out_shape.insert(out_shape.end(), {n, n});
@@ -650,13 +656,8 @@ Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
 }
 
 GramCholesky gram_cholesky(const Tensor& x, Gram form, double alpha, double beta, const char* what) {
-  check_matrices(x, what, "x", false);
-  Tensor xv = x.detach();
   cpu::MatrixBatch xb;
-  if (!matrix_batch(xv, xb)) {
-    xv = contiguous(xv);
-    matrix_batch(xv, xb);
-  }
+  const Tensor xv = matrix_operand(x, what, xb);
   const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
   Shape l_shape = batch_shape_of(x);
   l_shape.insert(l_shape.end(), {n, n});

@@ -17,30 +17,18 @@
 #include "ops/ops.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
+using wbtest::have_fashion_mnist;
+using wbtest::read_bytes;
+using wbtest::TempDir;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-bool have_fashion_mnist() { return fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"); }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/wb-ablate-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 json read_json(const fs::path& p) {
   std::ifstream in(p);
@@ -441,7 +429,7 @@ BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs) {
 
 BOOST_AUTO_TEST_CASE(child_processes_run_at_most_jobs_at_once) {
   TempDir tmp;
-  const std::string d = tmp.path.string();
+  const std::string d = tmp.path().string();
   std::vector<ChildCommand> cmds;
   for (int i = 0; i < 5; ++i)
     cmds.push_back({{"/bin/sh", "-c",

@@ -13,22 +13,18 @@
 #include "crate/safetensors.hpp"
 #include "tensor/prim.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
+using wbtest::have_fashion_mnist;
+using wbtest::read_bytes;
+using wbtest::write_bytes;
+using wbtest::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/wb-ckpt-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 CrateConfig tiny() {
   CrateConfig c = named_config("crate-mini-28");
@@ -39,13 +35,6 @@ CrateConfig tiny() {
   c.seed = 3;
   return c;
 }
-
-std::string read_bytes(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& p, const std::string& b) { std::ofstream(p, std::ios::binary) << b; }
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
   try {
@@ -162,7 +151,7 @@ BOOST_AUTO_TEST_CASE(writes_are_atomic) {
   write_file_atomic(dir / "f.txt", "second");
   BOOST_TEST(read_bytes(dir / "f.txt") == "second");
   std::size_t files = 0;
-  for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+  for (auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file();
   BOOST_TEST(files == 1u);  // no temporary left behind
   expect_error([&] { write_file_atomic("/nonexistent-dir/x.safetensors", "x"); }, "/nonexistent-dir/x.safetensors");
 }

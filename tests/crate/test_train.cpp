@@ -11,24 +11,17 @@
 #include "crate/train.hpp"
 #include "datasets/idx.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
+using wbtest::have_fashion_mnist;
+using wbtest::read_bytes;
+using wbtest::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-bool have_fashion_mnist() { return fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"); }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/wb-train-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 TrainOptions tiny_run(const std::string& out) {
   TrainOptions o;
@@ -50,11 +43,6 @@ TrainOptions tiny_run(const std::string& out) {
   o.log_every = 2;
   o.seed = 11;
   return o;
-}
-
-std::string read_bytes(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::vector<nlohmann::json> epoch_lines(const std::string& p) {
