@@ -23,6 +23,8 @@ class ISTA : public Module {
   ISTA(const CrateConfig& c, Generator& gen);
   Tensor forward(const Tensor& x) const;
   const Tensor& dictionary() const { return *d_; }
+  // The decoupled output dictionary D1 of the overcomplete variant (undefined otherwise).
+  Tensor output_dictionary() const { return d_out_ != nullptr ? *d_out_ : Tensor(); }
 
  private:
   CrateConfig c_;

@@ -142,6 +142,19 @@ bool all_pass(const std::vector<Check>& checks) {
 
 // ---------------------------------------------------------------------------------------------
 // 1. ISTA
+IstaProxOptions ista_options_for(const CrateConfig& c) {
+  if (c.mlp != "ista")
+    throw std::invalid_argument(fmt::format("verify: config '{}' has mlp '{}', not an ISTA block", c.name, c.mlp));
+  IstaProxOptions o;
+  o.dim = c.dim;
+  o.eta = c.eta;
+  o.lambda = c.lambda;
+  o.dictionary = c.dictionary;
+  o.overcomplete_ratio = c.overcomplete_ratio;
+  o.learnable_ista = c.learnable_ista;
+  return o;
+}
+
 IstaProxResult ista_prox_check(const IstaProxOptions& o, DType dtype) {
   if (!is_floating(dtype)) throw std::invalid_argument("ista_prox_check: dtype must be f32 or f64");
   autograd::NoGradGuard ng;
@@ -150,6 +163,9 @@ IstaProxResult ista_prox_check(const IstaProxOptions& o, DType dtype) {
   c.eta = o.eta;
   c.lambda = o.lambda;
   c.dtype = dtype;
+  c.dictionary = o.dictionary;
+  c.overcomplete_ratio = o.overcomplete_ratio;
+  c.learnable_ista = o.learnable_ista;
   Generator gen(o.seed);
   const ISTA ista(c, gen);
   // LayerNorm'd-like inputs: unit-variance entries, as the block sees after LN2.
@@ -164,19 +180,45 @@ IstaProxResult ista_prox_check(const IstaProxOptions& o, DType dtype) {
   IstaProxResult r;
   r.dtype = dtype;
   double scale = 0.0;
+  // prox_{eta g}(v) for g = lambda ||.||_1 + [. >= 0]: max(v - eta lambda, 0) entrywise
+  auto prox = [&](const Tensor& v) {
+    const Tensor shifted = prim::unary(Unary::add_scalar, v, -o.eta * o.lambda);
+    return prim::binary(Binary::maximum, shifted, prim::zeros_like(shifted));
+  };
   for (std::int64_t b = 0; b < o.batch; ++b) {
     const Tensor zc = tr(prim::select(x, 0, b));  // (d, n): tokens as columns
-    const Tensor grad_f = scaled(mm(tr(d), minus(zc, mm(d, zc))), -1.0);
-    const Tensor v = minus(zc, scaled(grad_f, o.eta));
-    const Tensor shifted = prim::unary(Unary::add_scalar, v, -o.eta * o.lambda);
-    const Tensor a_plus = prim::binary(Binary::maximum, shifted, prim::zeros_like(shifted));
     const Tensor ista_b = tr(prim::select(out, 0, b));
+    if (o.dictionary == "overcomplete") {
+      // CRATE-alpha: two steps from A0 = 0 (grad f(A) = D^T (D A - z)), then the output dictionary D1.
+      const Tensor a1 = prox(scaled(mm(tr(d), zc), o.eta));
+      const Tensor a2 = prox(minus(a1, scaled(mm(tr(d), minus(mm(d, a1), zc)), o.eta)));
+      const Tensor d1 = ista.output_dictionary().detach();
+      const Tensor y = mm(d1, a2);
+      r.max_abs_diff = std::max(r.max_abs_diff, max_abs(minus(ista_b, y)));
+      // Rounding scale, in the style of ista_error_scale: |D1| (|A2| + |A1| + eta |D^T| (|D| |A1| + |z|) + eta lambda),
+      // with absolute values of every factor (each entry's error is at most gamma_m times this).
+      auto ab = [](const Tensor& t) { return prim::unary(Unary::abs, prim::cast(t, DType::f64)); };
+      const Tensor inner = prim::binary(Binary::add, mm(ab(d), ab(a1)), ab(zc));
+      const Tensor a2s = prim::unary(Unary::add_scalar,
+                                     prim::binary(Binary::add, prim::binary(Binary::add, ab(a2), ab(a1)),
+                                                  scaled(mm(tr(ab(d)), inner), o.eta)),
+                                     o.eta * o.lambda);
+      scale = std::max(scale, max_abs(mm(ab(d1), a2s)));
+      continue;
+    }
+    const Tensor grad_f = scaled(mm(tr(d), minus(zc, mm(d, zc))), -1.0);
+    const Tensor a_plus = prox(minus(zc, scaled(grad_f, o.eta)));
     r.max_abs_diff = std::max(r.max_abs_diff, max_abs(minus(ista_b, a_plus)));
     scale = std::max(scale, max_abs(ista_error_scale(prim::cast(zc, DType::f64), prim::cast(d, DType::f64), o.eta, o.lambda)));
   }
-  const double u = dtype == DType::f64 ? std::ldexp(1.0, -53) : std::ldexp(1.0, -24);
-  const double m = static_cast<double>(2 * o.dim + 8);
-  r.error_bound = 2.0 * (m * u / (1.0 - m * u)) * scale;
+  {
+    // m: the longest chain of rounded operations per entry (two length-d products per step; the
+    // overcomplete block chains two steps over r d atoms and the output product).
+    const double u = dtype == DType::f64 ? std::ldexp(1.0, -53) : std::ldexp(1.0, -24);
+    const double m = o.dictionary == "overcomplete" ? static_cast<double>(3 * o.overcomplete_ratio * o.dim + 2 * o.dim + 16)
+                                                    : static_cast<double>(2 * o.dim + 8);
+    r.error_bound = 2.0 * (m * u / (1.0 - m * u)) * scale;
+  }
   r.max_abs_value = max_abs(out);
   const auto ov = prim::cast(out, DType::f64).to_vector<double>();
   r.zero_fraction = static_cast<double>(std::count(ov.begin(), ov.end(), 0.0)) / static_cast<double>(ov.size());
@@ -483,9 +525,15 @@ std::string format_checks(const std::string& claim, const std::vector<Check>& ch
 }
 
 std::string format_ista(const std::vector<IstaProxResult>& rs, const IstaProxOptions& o) {
-  std::string s = fmt::format("ISTA block vs one proximal-gradient step of the nonnegative LASSO from A = Z "
-                              "(d = {}, {} x {} tokens, eta = {}, lambda = {})\n",
-                              o.dim, o.batch, o.tokens, o.eta, o.lambda);
+  std::string s = o.dictionary == "overcomplete"
+                      ? fmt::format("overcomplete ISTA block (CRATE-alpha, {} d atoms) vs two proximal-gradient steps of "
+                                    "the nonnegative LASSO from A = 0 and the output dictionary "
+                                    "(d = {}, {} x {} tokens, eta = {}, lambda = {})\n",
+                                    o.overcomplete_ratio, o.dim, o.batch, o.tokens, o.eta, o.lambda)
+                      : fmt::format("ISTA block{} vs one proximal-gradient step of the nonnegative LASSO from A = Z "
+                                    "(d = {}, {} x {} tokens, eta = {}, lambda = {})\n",
+                                    o.learnable_ista ? " (learnable eta, lambda at their initial values)" : "", o.dim,
+                                    o.batch, o.tokens, o.eta, o.lambda);
   s += fmt::format("{:>6} {:>12} {:>12} {:>10} {:>10} {:>14}\n", "dtype", "max |diff|", "bound", "max |out|", "zeros",
                    "eta ||D^T D||");
   for (const auto& r : rs)

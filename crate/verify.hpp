@@ -28,6 +28,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "crate/config.hpp"
 #include "tensor/dtype.hpp"
 
 namespace wb::crate {
@@ -49,7 +50,16 @@ struct IstaProxOptions {
   double eta = 0.1;
   double lambda = 0.1;
   std::uint64_t seed = 0;
+  // The block variant (crate/config.hpp): dictionary "complete" (one step from A = Z, above) or
+  // "overcomplete" (CRATE-alpha: two steps of the nonnegative LASSO lambda ||A||_1 + 1/2 ||z - D A||^2
+  // from A = 0, then the output dictionary D1 A), learnable_ista (eta, lambda as parameters, at their
+  // initial values). dim, eta and lambda above override the config's.
+  std::string dictionary = "complete";
+  std::int64_t overcomplete_ratio = 4;
+  bool learnable_ista = false;
 };
+// The options for a model configuration's ISTA block (its d, eta, lambda and variant switches).
+IstaProxOptions ista_options_for(const CrateConfig& c);
 struct IstaProxResult {
   DType dtype = DType::f64;
   double max_abs_diff = 0.0;   // max |ISTA(X) - prox step| over all entries

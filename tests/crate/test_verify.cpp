@@ -37,6 +37,29 @@ BOOST_AUTO_TEST_CASE(ista_block_is_one_proximal_gradient_step) {
   BOOST_TEST(r64.max_abs_value > 0.5);
 }
 
+BOOST_AUTO_TEST_CASE(variant_blocks_are_checked_against_their_own_derivation) {
+  // CRATE-alpha's ODL block: two prox-gradient steps of the nonnegative LASSO from A = 0 over r d
+  // atoms, then the output dictionary; the independent computation agrees to rounding.
+  CrateConfig c = named_config("crate-mini-28");
+  c.dim = 12;
+  c.dictionary = "overcomplete";
+  c.ista_residual = true;
+  IstaProxOptions o = ista_options_for(c);
+  o.tokens = 7;
+  BOOST_TEST(o.dim == 12);
+  const auto r64 = ista_prox_check(o, DType::f64);
+  BOOST_TEST(r64.max_abs_diff <= 1e-12, r64.max_abs_diff);
+  BOOST_TEST(r64.max_abs_diff <= r64.error_bound);
+  BOOST_TEST(ista_prox_check(o, DType::f32).max_abs_diff <= ista_prox_check(o, DType::f32).error_bound);
+  // Learnable eta and lambda (at their initial values) are the same one-step formula.
+  CrateConfig learn = named_config("crate-mini-28");
+  learn.dim = 12;
+  learn.learnable_ista = true;
+  const auto rl = ista_prox_check(ista_options_for(learn), DType::f64);
+  BOOST_TEST(rl.max_abs_diff <= 1e-12);
+  BOOST_CHECK_THROW(ista_options_for(named_config("vit-mini-28")), std::invalid_argument);
+}
+
 namespace {
 MssaOptions small_mssa() {
   MssaOptions o;
