@@ -212,8 +212,8 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
 std::string format_table(const Measurement& m) {
   std::string s = fmt::format("{} ({} images; eps^2 = {}, unit-norm tokens, class token included)\n", m.label, m.images,
                               ops::kMeasurementEps);
-  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>9} {:>10}\n", "layer", "R^c(LN Z^l)",
-                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "", "SRR");
+  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10}\n", "layer", "R^c(LN Z^l)",
+                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR");
   for (const auto& lm : m.layers) {
     const auto& v = lm.values;
     s += fmt::format("{:>5} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>10.2f} {:>10.2f} {:>9.4f} ±{:<6.4f} {:>9.4f} {:>10.2f}\n",

@@ -22,6 +22,6 @@ struct Panel {
 
 bool gnuplot_available();
 // Throws std::runtime_error naming the file when gnuplot is missing or fails.
-void plot_png(const std::string& path, const std::vector<Panel>& panels, int width = 0, int height = 450);
+void plot_png(const std::string& path, const std::vector<Panel>& panels, int width = 0, int height = 480);
 
 }  // namespace wb::crate

@@ -249,8 +249,9 @@ class MetricsLog {
   std::string path_;
 };
 
-void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist) {
-  Series tl{"train", {}, {}, {}}, vl{"test", {}, {}, {}}, ta{"train", {}, {}, {}}, va{"test", {}, {}, {}};
+void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist, double label_smoothing) {
+  const std::string train_label = label_smoothing > 0 ? fmt::format("train (label smoothing {})", label_smoothing) : "train";
+  Series tl{train_label, {}, {}, {}}, vl{"test", {}, {}, {}}, ta{"train", {}, {}, {}}, va{"test", {}, {}, {}};
   for (const auto& e : hist) {
     const auto x = static_cast<double>(e.epoch);
     tl.x.push_back(x), tl.y.push_back(e.train_loss);
@@ -514,7 +515,7 @@ TrainResult train(const TrainOptions& options) {
       if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
         record_measurement(model, *measure_loader, rec.epoch, measure_log, o);
       save(pos);
-      if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history);
+      if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, o.label_smoothing);
     }
   } catch (...) {
     std::signal(SIGINT, prev_handler);

@@ -1,6 +1,9 @@
 // `whitebox measure`: per-layer compression, coding rate, rate reduction, sparsity and the sparse rate
 // reduction objective of one or more checkpoints (crate/measure.hpp), to CSV, JSON and a PNG figure.
+#include <fstream>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
@@ -15,6 +18,7 @@ namespace wb::cli {
 namespace {
 struct MeasureFlags {
   std::vector<std::string> checkpoints, labels;
+  std::string from_log;  // re-plot a run's measurements.jsonl instead of measuring
   std::string data = "fashion-mnist", data_dir, out = "measure";
   std::string model;  // for files without whitebox metadata
   std::int64_t limit = 512, batch_size = 128;
@@ -27,9 +31,13 @@ void add_measure_command(CLI::App& app) {
   auto flags = std::make_shared<MeasureFlags>();
   MeasureFlags& f = *flags;
   auto* cmd = app.add_subcommand("measure", "per-layer compression R^c, sparsity and the sparse rate reduction objective");
-  cmd->add_option("--checkpoint", f.checkpoints, "model.safetensors (repeat for several curves)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* ckpt = cmd->add_option("--checkpoint", f.checkpoints, "model.safetensors (repeat for several curves)")
+                   ->check(CLI::ExistingFile);
+  auto* log = cmd->add_option("--from-log", f.from_log,
+                              "instead of measuring, re-plot the measurements.jsonl that train --measure-every wrote")
+                  ->check(CLI::ExistingFile);
+  ckpt->excludes(log);
+  log->excludes(ckpt);
   cmd->add_option("--label", f.labels, "curve label per checkpoint (default: the path)");
   cmd->add_flag("--init", f.init, "also measure the untrained model of the first checkpoint's configuration");
   cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
@@ -42,6 +50,25 @@ void add_measure_command(CLI::App& app) {
   cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
   cmd->callback([flags] {
     MeasureFlags& f = *flags;
+    if (!f.from_log.empty()) {
+      std::vector<crate::Measurement> ms;
+      std::ifstream in(f.from_log);
+      std::string line;
+      for (int number = 1; std::getline(in, line); ++number) {
+        if (line.empty()) continue;
+        try {
+          ms.push_back(crate::measurement_from_json(nlohmann::json::parse(line)));
+        } catch (const std::exception& e) {
+          throw std::runtime_error(fmt::format("{}:{}: not a measurement record ({})", f.from_log, number, e.what()));
+        }
+      }
+      if (ms.empty()) throw std::runtime_error(fmt::format("{}: no measurements", f.from_log));
+      crate::write_measurements(f.out, ms, f.plot);
+      fmt::print("re-plotted {} measurements: wrote {}.csv, {}.json{}\n", ms.size(), f.out, f.out,
+                 f.plot ? fmt::format(", {}.png", f.out) : "");
+      return;
+    }
+    if (f.checkpoints.empty()) throw std::invalid_argument("measure: give --checkpoint (one or more) or --from-log");
     if (f.threads > 0) set_num_threads(f.threads);
     if (!f.labels.empty() && f.labels.size() != f.checkpoints.size())
       throw std::invalid_argument(fmt::format("measure: {} labels for {} checkpoints", f.labels.size(), f.checkpoints.size()));

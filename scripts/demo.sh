@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh >/dev/null
 
 out=runs/demo-$(date +%Y%m%d-%H%M%S)
-./build/experiments/whitebox train --model crate-mini-28 --data fashion-mnist \
+./build/experiments/whitebox train --model crate-mini-28 --data fashion-mnist --lr 3e-3 \
   --epochs "${DEMO_EPOCHS:-2}" --out "$out" --measure-every 1
 ./build/experiments/whitebox measure --checkpoint "$out/model.safetensors" --label trained --init \
   --out "$out/layers"
