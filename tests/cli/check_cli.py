@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Integration test of the `whitebox` command line: help texts, exit codes and messages for bad input
+(unknown flags, bad values, missing or corrupt files, a missing dataset), and a tiny end-to-end session
+through every subcommand on real Fashion-MNIST images (skipped when the dataset is not installed).
+
+Each check is one JUnit test case (written to --junit), so .ci/run counts them one by one.
+Usage: check_cli.py --whitebox PATH --junit PATH
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+FMNIST = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+class Suite:
+    def __init__(self, exe):
+        self.exe = exe
+        self.cases = []  # (name, failure message or None, skipped)
+
+    def run(self, *args, timeout=300):
+        p = subprocess.run([self.exe, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stdout + p.stderr
+
+    def check(self, name, fn):
+        try:
+            fn()
+            self.cases.append((name, None, False))
+            print(f"ok      {name}")
+        except AssertionError as e:
+            self.cases.append((name, str(e), False))
+            print(f"FAILED  {name}: {e}")
+        except Exception as e:  # noqa: BLE001 - a crash of the harness is a failure too
+            self.cases.append((name, f"{type(e).__name__}: {e}", False))
+            print(f"FAILED  {name}: {type(e).__name__}: {e}")
+
+    def skip(self, name, why):
+        self.cases.append((name, why, True))
+        print(f"skipped {name}: {why}")
+
+    def expect(self, args, rc_ok, *needles):
+        rc, out = self.run(*args)
+        assert (rc == 0) == rc_ok, f"exit {rc} for {' '.join(map(str, args))}:\n{out[-2000:]}"
+        for n in needles:
+            assert n in out, f"'{n}' not in the output of {' '.join(map(str, args))}:\n{out[-2000:]}"
+        return out
+
+    def write_junit(self, path):
+        suite = ET.Element("testsuite", name="cli", tests=str(len(self.cases)))
+        for name, failure, skipped in self.cases:
+            case = ET.SubElement(suite, "testcase", name=name, classname="cli")
+            if skipped:
+                ET.SubElement(case, "skipped", message=failure)
+            elif failure is not None:
+                ET.SubElement(case, "failure", message=failure[:2000])
+        ET.ElementTree(suite).write(path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--whitebox", required=True)
+    ap.add_argument("--junit", required=True)
+    a = ap.parse_args()
+    s = Suite(a.whitebox)
+    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits"]
+
+    s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
+    for c in commands:
+        s.check(f"{c} --help", lambda c=c: s.expect([c, "--help"], True, "--"))
+    s.check("train --help documents the training flags",
+            lambda: s.expect(["train", "--help"], True, "--lr", "--epochs", "--resume", "--measure-every", "--srr-weight",
+                             "--optimizer", "--label-smoothing", "--clip-grad", "--seed", "--threads"))
+    s.check("no subcommand is an error", lambda: s.expect([], False))
+    s.check("unknown flag is named", lambda: s.expect(["train", "--bogus"], False, "--bogus"))
+    s.check("bad value is named", lambda: s.expect(["train", "--epochs", "0"], False, "--epochs", "must be positive"))
+    s.check("non-number is named", lambda: s.expect(["train", "--lr", "abc"], False, "--lr", "expected a number"))
+    s.check("bad choice is named", lambda: s.expect(["train", "--optimizer", "adam"], False, "--optimizer"))
+    s.check("unknown model config", lambda: s.expect(["train", "--model", "nope"], False, "unknown model config 'nope'"))
+    s.check("params gives the paper's counts",
+            lambda: s.expect(["params"], True, "6090856", "13116328", "22796008", "77641192"))
+    s.check("verify passes", lambda: s.expect(["verify", "--seed", "3"], True, "all claims PASS"))
+
+    with tempfile.TemporaryDirectory(prefix="wb-cli-") as tmp:
+        t = pathlib.Path(tmp)
+        s.check("eval of a missing file", lambda: s.expect(["eval", "--checkpoint", t / "none.safetensors"], False,
+                                                           "none.safetensors"))
+        (t / "corrupt.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+        s.check("eval of a corrupt file names it",
+                lambda: s.expect(["eval", "--checkpoint", t / "corrupt.safetensors"], False, "whitebox: error:",
+                                 "corrupt.safetensors"))
+        (t / "empty").mkdir()
+        s.check("a missing dataset is named",
+                lambda: s.expect(["train", "--data-dir", t / "empty", "--out", t / "nodata"], False, "whitebox: error:",
+                                 "train-images-idx3-ubyte"))
+        (t / "grid.json").write_text(json.dumps({"out": str(t / "grid"), "seeds": [0], "base": {"epoch": 2},
+                                                 "variants": [{"name": "a"}]}))
+        s.check("a bad ablation grid names the key",
+                lambda: s.expect(["ablate", t / "grid.json", "--dry-run"], False, "unknown key 'epoch'"))
+        s.check("optimize on synthetic data",
+                lambda: s.expect(["optimize", "--data", "synthetic", "--layers", "2", "--out", t / "opt"], True, "layer")
+                and None)
+        s.check("optimize wrote its files", lambda: [(t / f"opt.{e}").stat() for e in ("csv", "json")] and None)
+
+        if not FMNIST.exists():
+            for name in ("tiny train", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused"):
+                s.skip(name, "Fashion-MNIST is not installed")
+        else:
+            run = t / "run"
+            tiny = ["--dim", "8", "--depth", "1", "--heads", "2", "--patch", "7", "--train-limit", "64",
+                    "--test-limit", "32", "--batch-size", "32", "--quiet"]
+            s.check("tiny train", lambda: s.expect(["train", *tiny, "--epochs", "1", "--measure-every", "1",
+                                                    "--measure-limit", "8", "--out", run], True, "test accuracy"))
+            s.check("run directory", lambda: [(run / f).stat() for f in ("model.safetensors", "train_state.safetensors",
+                                                                       "metrics.jsonl", "options.json",
+                                                                       "measurements.jsonl")] and None)
+            s.check("eval", lambda: s.expect(["eval", "--checkpoint", run / "model.safetensors", "--limit", "16"], True,
+                                             "accuracy"))
+            s.check("measure", lambda: s.expect(["measure", "--checkpoint", run / "model.safetensors", "--limit", "8",
+                                                 "--out", t / "m", "--no-plot"], True, "R^c(LN Z^l)") and
+                    (t / "m.csv").stat() and None)
+            s.check("measure --from-log", lambda: s.expect(["measure", "--from-log", run / "measurements.jsonl",
+                                                            "--out", t / "ml", "--no-plot"], True, "re-plotted 2"))
+            s.check("logits", lambda: s.expect(["logits", "--checkpoint", run / "model.safetensors", "--random", "2",
+                                                "--out", t / "logits.safetensors"], True) and
+                    (t / "logits.safetensors").stat() and None)
+            s.check("no overwrite", lambda: s.expect(["train", *tiny, "--epochs", "1", "--out", run], False,
+                                                     "already holds a run"))
+            s.check("resume with changed options is refused", lambda: s.expect(["train", *tiny, "--epochs", "2", "--measure-every", "1",
+                                                          "--measure-limit", "8", "--out", run, "--resume"], False,
+                                                         "options differ"))
+    s.write_junit(a.junit)
+    failed = [c for c in s.cases if c[1] is not None and not c[2]]
+    print(f"{len(s.cases) - len(failed)} of {len(s.cases)} cli checks passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
