@@ -19,11 +19,13 @@ run_suite() {  # build dir, extra meson setup args...
 }
 
 run_suite build || status=1
-# Sanitizer build: debug-optimized, no CUDA, no benchmarks; leaks, bounds and UB are errors.
+# Sanitizer build: no CUDA, no benchmarks; leaks, bounds and UB are errors. -O0 with line tables
+# (-g1) compiles about 5x faster than -O2 -g under the sanitizers, which keeps the whole script within
+# 15 minutes on 2 cores; reports still name the function, file and line.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
-  -Dcuda=disabled -Dbench=false || status=1
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=plain -Doptimization=0 \
+  -Ddebug=false -Dcpp_args=-g1 -Dcuda=disabled -Dbench=false || status=1
 
 python3 scripts/count_tests.py build build-asan
 exit $status
