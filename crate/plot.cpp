@@ -37,8 +37,11 @@ void plot_png(const std::string& path, const std::vector<Panel>& panels, int wid
   const fs::path tmp_png = dir / ("." + target.filename().string() + ".tmp.png");
   std::string script = fmt::format("set terminal pngcairo size {},{} font 'Sans,10'\nset output {}\n", width, height,
                                    quote(tmp_png.string()));
-  script += fmt::format("set multiplot layout 1,{}\nset grid\nset key outside below center horizontal\nset bmargin 7\n"
-                         "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n", panels.size());
+  std::size_t most = 1;  // the key below each panel wraps about three entries per row
+  for (const auto& p : panels) most = std::max(most, p.series.size());
+  script += fmt::format("set multiplot layout 1,{}\nset grid\nset key outside below center horizontal\nset bmargin {}\n"
+                        "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n",
+                        panels.size(), 5 + (most + 2) / 3);
   int file = 0;
   for (const auto& panel : panels) {
     script += fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n{}", quote(panel.title), quote(panel.xlabel),

@@ -16,6 +16,7 @@
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
@@ -162,8 +163,8 @@ BOOST_AUTO_TEST_CASE(srr_objective_is_differentiable) {
 
 BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective) {
   if (!std::filesystem::exists(std::string(data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) return;
-  char tmpl[] = "/tmp/wb-measure-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  const wbtest::TempDir tmp;
+  const std::string dir = tmp.str();
   TrainOptions o;
   o.model = named_config("crate-mini-28");
   o.model.dim = 8;
@@ -196,7 +197,6 @@ BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective) {
     if (j["kind"] == "step") srr_seen = srr_seen || j.at("srr").get<double>() != 0.0;
   }
   BOOST_TEST(srr_seen);
-  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
