@@ -129,6 +129,14 @@ struct RawRate {
 
 const float* fp(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
 
+// cblas_sgemm threaded by OpenBLAS itself on all the threads (the raw way to run one big product).
+void sgemm_threaded(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda,
+                    const float* b, int ldb, float* c, int ldc) {
+  openblas_set_num_threads(wb::num_threads());
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  openblas_set_num_threads(1);
+}
+
 bool split_like_kernels(std::int64_t batch, double flops) {
   const std::int64_t t = wb::num_threads();
   return batch > 1 && t > 1 && (flops < 16.0 * 1024 * 1024 || batch >= 4 * t);
@@ -188,8 +196,7 @@ void add_rows(std::vector<Row>& rows, std::int64_t b, std::int64_t n, std::int64
   rc->group_stride = n * kp;
   const int rows_all = static_cast<int>(nb * n), ikp = static_cast<int>(kp), id = static_cast<int>(d);
   auto project = [=] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows_all, ikp, id, 1.0f, fp(z), id, fp(u), id, 0.0f,
-                w->data(), ikp);
+    sgemm_threaded(CblasNoTrans, CblasTrans, rows_all, ikp, id, fp(z), id, fp(u), id, w->data(), ikp);
   };
   rows.push_back({"R^c value", shape, [=] {
                     wb::autograd::NoGradGuard g;
@@ -205,10 +212,10 @@ void add_rows(std::vector<Row>& rows, std::int64_t b, std::int64_t n, std::int64
                     project();
                     rc->forward(w->data());
                     rc->backward(w->data(), dw->data(), fp(dy));
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_all, id, ikp, 1.0f, dw->data(), ikp,
-                                fp(u), id, 0.0f, dz->data(), id);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ikp, id, rows_all, 1.0f, dw->data(), ikp,
-                                fp(z), id, 0.0f, du->data(), id);
+                    sgemm_threaded(CblasNoTrans, CblasNoTrans, rows_all, id, ikp, dw->data(), ikp,
+                                fp(u), id, dz->data(), id);
+                    sgemm_threaded(CblasTrans, CblasNoTrans, ikp, id, rows_all, dw->data(), ikp,
+                                fp(z), id, du->data(), id);
                   }});
   project();
   rc->forward(w->data());
@@ -242,6 +249,7 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wb::bench::quiet_openblas_workers(argv);
   const Options opt = parse(argc, argv);
   if (opt.threads > 0) wb::set_num_threads(opt.threads);
   wb::bench::use_cpu_clock() = opt.cpu_clock;
@@ -254,6 +262,8 @@ int main(int argc, char** argv) {
   for (const Row& r : rows) {
     const std::string label = r.name + " " + r.shape;
     if (!opt.filter.empty() && label.find(opt.filter) == std::string::npos) continue;
+    // After a reference that threaded OpenBLAS, stop its workers before the next batch (with one thread
+    // there are none to stop).
     const auto t = wb::bench::interleaved(r.ours, r.ref, opt.rounds, opt.min_ms);
     const double o = t.ours_s, f = t.ref_s;
     fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} |\n", r.name, r.shape, o * 1e3, f * 1e3, o / f);

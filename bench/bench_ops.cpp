@@ -336,6 +336,13 @@ struct Bench {
       Tensor x = randn(s, gen), x2 = randn(s, gen);
       memory_row("add (DRAM)", "(4096,4096) + (4096,4096)", 3 * n * f, [=] { (void)wb::ops::add(x, x2); });
       memory_row("relu (DRAM)", "(4096,4096)", 2 * n * f, [=] { (void)wb::ops::relu(x); });
+      // The same shapes' row kernels out of cache: rows of 50 (the attention scores) and of 96 (tokens).
+      const Tensor scores = randn({327680, 50}, gen), tokens = randn({170000, 96}, gen);
+      const Tensor gd = randn({96}, gen), bd = randn({96}, gen);
+      const double ns = static_cast<double>(scores.numel()), nt = static_cast<double>(tokens.numel());
+      memory_row("softmax (DRAM)", "(327680,50) axis -1", 2 * ns * f, [=] { (void)wb::ops::softmax(scores, -1); });
+      memory_row("layer_norm (DRAM)", "(170000,96) +gamma,beta", 2 * nt * f,
+                 [=] { (void)wb::ops::layer_norm(tokens, gd, bd); });
     }
   }
 
@@ -380,6 +387,7 @@ int parse(int argc, char** argv, Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wb::bench::quiet_openblas_workers(argv);
   Options opt;
   try {
     if (parse(argc, argv, opt)) return 0;
@@ -399,7 +407,7 @@ int main(int argc, char** argv) {
   b.memory();
   wb::autograd::GradMode::set_enabled(false);  // timed forwards record nothing
 
-  fmt::print("bench_ops: threads = {} (whitebox pool and OpenBLAS), {} rounds, >= {} ms per timed batch, {} clock\n",
+  fmt::print("bench_ops: threads = {} (whitebox pool; the raw sgemm reference threads OpenBLAS itself), {} rounds, >= {} ms per timed batch, {} clock\n",
              wb::num_threads(), opt.rounds, opt.min_ms, opt.cpu_clock ? "process-CPU" : "wall");
   fmt::print("OpenBLAS: {} (kernels for {}; OPENBLAS_CORETYPE={})\n", openblas_get_config(), openblas_get_corename(),
              std::getenv("OPENBLAS_CORETYPE") != nullptr ? std::getenv("OPENBLAS_CORETYPE") : "unset");

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "autograd/engine.hpp"
+#include "bench/harness.hpp"
 #include "crate/model.hpp"
 #include "ops/ops.hpp"
 #include "ops/optim/adamw.hpp"
@@ -39,10 +40,6 @@ double forward_flops(const crate::CrateConfig& c) {
   return 2 * np * static_cast<double>(c.patch_dim()) * d + c.depth * layer + 2 * d * c.num_classes;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Raw cblas_sgemm on `threads` OpenBLAS threads (whitebox holds OpenBLAS at one thread and splits
 // products over its own pool; the reference uses OpenBLAS's own threading, then restores one thread).
@@ -61,12 +58,13 @@ double sgemm_gflops(std::int64_t m, std::int64_t k, std::int64_t n, int reps, in
     t.push_back(2.0 * static_cast<double>(m * n * k) * iters / std::chrono::duration<double>(Clock::now() - s).count() / 1e9);
   }
   openblas_set_num_threads(1);
-  return median(t);
+  return wb::bench::median(t);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  wb::bench::quiet_openblas_workers(argv);
   std::string model = "crate-mini-28";
   std::int64_t batch = 128;
   int steps = 20, reps = 3;
@@ -125,8 +123,8 @@ int main(int argc, char** argv) {
       gf_gemm.push_back(g_ref);
       ratio.push_back(g_train / g_ref);
     }
-    fmt::print("{:>8} {:>12.0f} {:>14.1f} {:>14.1f} {:>9.0f}%\n", th, median(ips), median(gf_train), median(gf_gemm),
-               100 * median(ratio));
+    fmt::print("{:>8} {:>12.0f} {:>14.1f} {:>14.1f} {:>9.0f}%\n", th, wb::bench::median(ips), wb::bench::median(gf_train), wb::bench::median(gf_gemm),
+               100 * wb::bench::median(ratio));
   }
   return 0;
 }

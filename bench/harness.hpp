@@ -5,6 +5,9 @@
 #pragma once
 
 #include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +15,17 @@
 #include <vector>
 
 namespace wb::bench {
+
+// Raw references that thread OpenBLAS itself leave its workers spinning (sched_yield) for a while
+// after each call, on the same cores whitebox's pool then needs for the interleaved batch. OpenBLAS
+// reads OPENBLAS_THREAD_TIMEOUT once, when the library loads, so a benchmark calls this first thing in
+// main(): it re-executes the program with OPENBLAS_THREAD_TIMEOUT=4 (workers sleep after 2^4 spins)
+// unless the variable is already set.
+inline void quiet_openblas_workers(char** argv) {
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr) return;
+  ::setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
 
 inline bool& use_cpu_clock() {
   static bool cpu = false;
