@@ -5,12 +5,21 @@
 // Float rows along the last axis (inner == 1) of length >= simd::W take a vectorized path: blocks of
 // kBlock rows, one pass per step over the block (maxima, then exp and sums, then normalization), so the
 // rows' dependency chains overlap instead of running one after another. Its exp is simd::exp (about
-// 1 ulp; results below 2^-126 flush to zero), its sums run in 16 lanes in a fixed order. Other layouts,
-// short rows and float64 take the scalar loops below them.
+// 1.5 ulp), its sums run in 16 lanes in a fixed order. Other layouts, short rows and float64 take the
+// scalar loops below them.
+//
+// With AVX-512, softmax over full blocks of 16 rows of length 16..256 (attention maps: 50 or 65 tokens)
+// runs its exp and normalization passes over the block as one flat array: 16 rows of r floats are
+// exactly r vectors, and a lane's row maximum or scale comes from a 16-lane register by a permute
+// through a per-r table of lane -> row indices. Rows of 50 then cost 50 exps per 16 rows instead of 64
+// (four vectors a row), and the passes are loops without reductions: 1.6x the row-by-row speed
+// (docs/PERFORMANCE.md). Maxima and sums still run row by row, with the same code and order as the
+// row path, so every row gets the same bits whichever path (and thread split) it takes.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/simd.hpp"
@@ -21,6 +30,16 @@ namespace {
 
 constexpr std::int64_t kBlock = 16;
 
+// The shift of a row of length r >= simd::W: its maximum, or 0 for a fully masked row (keeps exps finite).
+inline float row_shift(const float* px, std::int64_t r, std::int64_t full, int tail) {
+  using namespace simd;
+  f32v m = load(px);
+  for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
+  if (tail) m = max(m, load(px + r - W));
+  const float mx = reduce_max(m);
+  return mx == -std::numeric_limits<float>::infinity() ? 0.0f : mx;
+}
+
 // y = softmax or log_softmax of each row of x (rows, r), r >= simd::W.
 void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t r, bool log) {
   using namespace simd;
@@ -29,14 +48,7 @@ void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t 
   float shift[kBlock], scale[kBlock];
   for (std::int64_t b0 = 0; b0 < rows; b0 += kBlock) {
     const std::int64_t nb = std::min(kBlock, rows - b0);
-    for (std::int64_t j = 0; j < nb; ++j) {
-      const float* px = x + (b0 + j) * r;
-      f32v m = load(px);
-      for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
-      if (tail) m = max(m, load(px + r - W));
-      const float mx = reduce_max(m);
-      shift[j] = mx == -std::numeric_limits<float>::infinity() ? 0.0f : mx;  // fully masked row: keep it finite
-    }
+    for (std::int64_t j = 0; j < nb; ++j) shift[j] = row_shift(x + (b0 + j) * r, r, full, tail);
     for (std::int64_t j = 0; j < nb; ++j) {
       const float* px = x + (b0 + j) * r;
       float* py = y + (b0 + j) * r;
@@ -76,6 +88,70 @@ void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t 
       }
     }
   }
+}
+
+#if defined(__AVX512F__)
+constexpr std::int64_t kFlatMaxRow = 256;
+constexpr __mmask16 kAll = static_cast<__mmask16>(-1);  // mask forms: see simd::exp
+
+// softmax of rows (rows a multiple of 16) of length 16 <= r <= kFlatMaxRow; x and y may alias.
+void softmax_rows_f32_flat(const float* x, float* y, std::int64_t rows, std::int64_t r) {
+  using namespace simd;
+  const std::int64_t full = r / W * W;
+  const int tail = static_cast<int>(r - full);
+  // lane l of vector v in a block belongs to row (16 v + l) / r
+  thread_local std::vector<std::int32_t> lane_row;
+  if (lane_row.size() != static_cast<std::size_t>(W * r)) {
+    lane_row.resize(static_cast<std::size_t>(W * r));
+    for (std::int64_t k = 0; k < W * r; ++k) lane_row[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k / r);
+  }
+  const std::int32_t* idx = lane_row.data();
+  const f32v neg_inf = splat(-std::numeric_limits<float>::infinity()), zero = splat(0.0f);
+  for (std::int64_t b0 = 0; b0 < rows; b0 += kBlock) {
+    const float* bx = x + b0 * r;
+    float* by = y + b0 * r;
+    f32v part[kBlock];  // per row: lane-wise max, then lane-wise sum, in the row path's order
+    for (std::int64_t j = 0; j < kBlock; ++j) {
+      const float* px = bx + j * r;
+      f32v m = load(px);
+      for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
+      if (tail) m = max(m, load(px + r - W));
+      part[j] = m;
+    }
+    f32v shift = reduce16_max(part);  // lane j: row j's maximum (row_shift, 16 rows at once)
+    shift = shift == neg_inf ? zero : shift;
+    const __m512 sh = reinterpret_cast<__m512>(shift);
+    for (std::int64_t v = 0; v < r; ++v) {
+      const __m512 m = _mm512_mask_permutexvar_ps(sh, kAll, _mm512_loadu_si512(idx + W * v), sh);
+      store(by + W * v, exp(load(bx + W * v) - reinterpret_cast<f32v>(m)));
+    }
+    for (std::int64_t j = 0; j < kBlock; ++j) {
+      const float* py = by + j * r;
+      f32v t = splat(0.0f);
+      for (std::int64_t i = 0; i < full; i += W) t += load(py + i);
+      if (tail) t += keep_last(load(py + r - W), tail, 0.0f);
+      part[j] = t;
+    }
+    const f32v sum = reduce16_add(part);  // lane j: the row path's reduce_add of row j, bit for bit
+    const __m512 sc = reinterpret_cast<__m512>(sum > 0.0f ? 1.0f / sum : zero);  // fully masked: zeros
+    for (std::int64_t v = 0; v < r; ++v) {
+      const __m512 q = _mm512_mask_permutexvar_ps(sc, kAll, _mm512_loadu_si512(idx + W * v), sc);
+      store(by + W * v, load(by + W * v) * reinterpret_cast<f32v>(q));
+    }
+  }
+}
+#endif
+
+// softmax or log_softmax of rows of length r >= simd::W, by the fastest path that applies.
+void softmax_rows_f32_any(const float* x, float* y, std::int64_t rows, std::int64_t r, bool log) {
+#if defined(__AVX512F__)
+  if (!log && r <= kFlatMaxRow && rows >= kBlock) {
+    const std::int64_t flat_rows = rows / kBlock * kBlock;
+    softmax_rows_f32_flat(x, y, flat_rows, r);
+    x += flat_rows * r, y += flat_rows * r, rows -= flat_rows;
+  }
+#endif
+  if (rows > 0) softmax_rows_f32(x, y, rows, r, log);
 }
 
 // dx of softmax (dx = y (dy - sum dy y)) or log_softmax (dx = dy - exp(y) sum dy) for rows r >= simd::W.
@@ -151,7 +227,7 @@ void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inne
   if constexpr (std::is_same_v<T, float>) {
     if (inner == 1 && r >= simd::W) {
       parallel_for(outer, std::max<std::int64_t>(kBlock, 8192 / r), [&](std::int64_t b, std::int64_t e) {
-        softmax_rows_f32(x + b * r, y + b * r, e - b, r, log);
+        softmax_rows_f32_any(x + b * r, y + b * r, e - b, r, log);
       });
       return;
     }
@@ -190,7 +266,7 @@ void softmax_backward_t(const T* dy, const T* y, std::int64_t outer, std::int64_
 template <class T>
 void softmax_rows(const T* x, T* y, std::int64_t rows, std::int64_t r) {
   if constexpr (std::is_same_v<T, float>) {
-    if (r >= simd::W) return softmax_rows_f32(x, y, rows, r, false);
+    if (r >= simd::W) return softmax_rows_f32_any(x, y, rows, r, false);
   }
   for (std::int64_t i = 0; i < rows; ++i) softmax_scalar(x + i * r, y + i * r, r, 1, false);
 }

@@ -146,6 +146,35 @@ BOOST_AUTO_TEST_CASE(f32_vector_path_agrees_with_f64) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(f32_block_path_agrees_with_f64_and_with_the_row_path) {
+  // With AVX-512, softmax over whole blocks of 16 rows of length 16..256 runs flat (tensor/cpu/softmax.cpp);
+  // remainder rows and other lengths run row by row. Rows of 16, 17, 50 (attention maps of 28x28 images),
+  // 65, 256 and 257 (past the block limit), 70 rows (four blocks and six left over), with -inf entries and
+  // one fully masked row inside a block.
+  const float inf = std::numeric_limits<float>::infinity();
+  for (std::int64_t r : {16, 17, 50, 65, 256, 257}) {
+    BOOST_TEST_CONTEXT("rows of " << r) {
+      const V in = {randn({70, r}, 11, DType::f64, 4.0)};
+      wbtest::check_f32_matches_f64([](const V& t) { return ops::softmax(t[0], -1); }, in, 1e-6, 1e-5);
+      std::vector<float> v = prim::cast(in[0], DType::f32).to_vector<float>();
+      for (std::int64_t k = 0; k < r; k += 3) v[static_cast<std::size_t>(5 * r + k)] = -inf;  // row 5: a third masked
+      for (std::int64_t k = 0; k < r; ++k) v[static_cast<std::size_t>(20 * r + k)] = -inf;   // row 20: all masked
+      const Tensor x = Tensor::from_vector(v, {70, r});
+      const auto y = ops::softmax(x, -1).to_vector<float>();
+      for (std::int64_t k = 0; k < r; ++k) {
+        const auto i = static_cast<std::size_t>(5 * r + k);
+        if (k % 3 == 0) BOOST_TEST(y[i] == 0.0f, "masked entry [5, " << k << "] = " << y[i]);
+        BOOST_TEST(y[static_cast<std::size_t>(20 * r + k)] == 0.0f);
+      }
+      // the same rows, alone (16 rows: the block path) and with one fewer (15: the row path), give the same bits
+      const auto block = ops::softmax(prim::slice(x, 0, 0, 16), -1).to_vector<float>();
+      const auto rows = ops::softmax(prim::slice(x, 0, 0, 15), -1).to_vector<float>();
+      for (std::size_t i = 0; i < rows.size(); ++i) BOOST_TEST(block[i] == rows[i], "entry " << i);
+      for (std::size_t i = 0; i < block.size(); ++i) BOOST_TEST(block[i] == y[i], "entry " << i);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_inputs_name_the_op) {
   const Tensor x = randn({2, 3}, 8);
   wbtest::check_error([&] { return ops::softmax(x, 2); }, {"softmax", "axis 2"});

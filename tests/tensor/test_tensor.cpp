@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -98,6 +100,32 @@ BOOST_AUTO_TEST_CASE(parallel_for_covers_range_once) {
   BOOST_TEST(all_one);
   BOOST_CHECK_THROW(parallel_for(100, 1, [](std::int64_t, std::int64_t) { throw std::runtime_error("x"); }),
                     std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(pool_runs_back_to_back_and_spaced_regions) {
+  // Workers and the caller spin briefly between regions, then sleep (tensor/parallel.cpp): regions that
+  // follow at once (caught by the spin), regions after a pause longer than the spin (woken from sleep),
+  // errors thrown in a worker's chunk, and pool sizes above the core count, each region covering its
+  // range exactly once.
+  const int saved = num_threads();
+  for (int threads : {2, 3, 5}) {
+    set_num_threads(threads);
+    std::vector<int> hits(997, 0);
+    for (int region = 0; region < 3000; ++region) {
+      if (region % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      parallel_for(static_cast<std::int64_t>(hits.size()), 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)] += 1;
+      });
+    }
+    bool all = true;
+    for (int h : hits) all = all && h == 3000;
+    BOOST_TEST(all, threads << " threads: a region missed or repeated a chunk");
+    BOOST_CHECK_THROW(parallel_for(100, 1, [](std::int64_t b, std::int64_t) {
+                        if (b > 0) throw std::runtime_error("in a worker");
+                      }),
+                      std::runtime_error);
+  }
+  set_num_threads(saved);
 }
 
 BOOST_AUTO_TEST_CASE(cuda_device_reports_clearly_without_gpu) {
