@@ -194,8 +194,8 @@ std::string results_markdown(const AblationGrid& grid, const std::vector<Variant
       "images/s: mean over a run's epochs, as that process measured it. R^c and non-zero fraction: the last layer, on "
       "the first {} test images, in the official measurement convention (R^c(LN1(Z^L) | U^L) with ε² = {}, "
       "unit-norm tokens, class token included; U is the key projection for standard attention; fraction of exact "
-      "non-zeros of the last block's own output before any residual: the ISTA code for CRATE variants, the MLP "
-      "output for ViT blocks, D1 A for CRATE-alpha).\n\n",
+      "non-zeros of the last block's sparse code: the ISTA output before any residual for CRATE variants, the "
+      "overcomplete code A2 (before the output dictionary D1) for CRATE-alpha, the MLP output for ViT blocks).\n\n",
       grid.measure_images, ops::kMeasurementEps);
   md +=
       "| variant | changes from base | parameters | seeds | test accuracy (%) | test loss | train images/s | R^c last "
@@ -270,7 +270,7 @@ void write_results(const AblationGrid& grid, const std::vector<VariantSummary>& 
   Panel acc{"test accuracy (mean over seeds)", "epoch", "test accuracy (%)", {}, false};
   Panel loss{"train loss (mean over seeds)", "epoch", "train loss", {}, false};
   Panel rc{"compression, last weights", "layer", "R^c(Z^l) [SSA block]", {}, false};
-  Panel nz{"sparsity, last weights", "layer", "non-zero fraction of the block output", {}, false};
+  Panel nz{"sparsity, last weights", "layer", "non-zero fraction of the sparse code", {}, false};
   auto series = [](const std::string& label, const std::vector<MeanStd>& v, double scale) {
     Series s{label, {}, {}, {}};
     for (std::size_t k = 0; k < v.size(); ++k) {

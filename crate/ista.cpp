@@ -22,7 +22,7 @@ ISTA::ISTA(const CrateConfig& c, Generator& gen) : c_(c) {
   }
 }
 
-Tensor ISTA::forward(const Tensor& x) const {
+Tensor ISTA::forward(const Tensor& x, Tensor* code) const {
   const Tensor& d = *d_;
   const Tensor dt = ops::transpose(d, 0, 1);
   if (c_.dictionary == "overcomplete") {
@@ -30,11 +30,14 @@ Tensor ISTA::forward(const Tensor& x) const {
     const Tensor a1 = ops::soft_threshold(ops::mul_scalar(ops::matmul(x, d), c_.eta), th);
     const Tensor r = ops::matmul(a1, dt) - x;  // A1 D^T - X
     const Tensor a2 = ops::soft_threshold(a1 - ops::mul_scalar(ops::matmul(r, d), c_.eta), th);
+    if (code != nullptr) *code = a2;
     return ops::matmul(a2, ops::transpose(*d_out_, 0, 1));
   }
   const Tensor step = ops::matmul(x - ops::matmul(x, dt), d);  // (X - X D^T) D
-  if (eta_ != nullptr) return ops::relu(x + *eta_ * step - *eta_ * *lambda_);
-  return ops::soft_threshold(x + ops::mul_scalar(step, c_.eta), c_.eta * c_.lambda);
+  const Tensor out = eta_ != nullptr ? ops::relu(x + *eta_ * step - *eta_ * *lambda_)
+                                     : ops::soft_threshold(x + ops::mul_scalar(step, c_.eta), c_.eta * c_.lambda);
+  if (code != nullptr) *code = out;
+  return out;
 }
 
 MLP::MLP(const CrateConfig& c, Generator& gen) {

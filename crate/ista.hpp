@@ -21,7 +21,9 @@ namespace wb::crate {
 class ISTA : public Module {
  public:
   ISTA(const CrateConfig& c, Generator& gen);
-  Tensor forward(const Tensor& x) const;
+  // `code`, when given, receives the sparse code: the output itself for the complete dictionary, A2
+  // (B, n, r d) for the overcomplete one (its output A2 D1^T is dense).
+  Tensor forward(const Tensor& x, Tensor* code = nullptr) const;
   const Tensor& dictionary() const { return *d_; }
   // The decoupled output dictionary D1 of the overcomplete variant (undefined otherwise).
   Tensor output_dictionary() const { return d_out_ != nullptr ? *d_out_ : Tensor(); }

@@ -28,10 +28,11 @@ Tensor CrateLayer::forward(const Tensor& z, LayerTrace* t) const {
                                     : attn_->forward(y, t ? &qkv : nullptr, t ? &maps : nullptr);
   const Tensor z_half = z + a;
   const Tensor x = ln2_->forward(z_half);
-  const Tensor f = ista_ != nullptr ? ista_->forward(x) : mlp_->forward(x);
+  Tensor code;
+  const Tensor f = ista_ != nullptr ? ista_->forward(x, t ? &code : nullptr) : mlp_->forward(x);
   const bool residual = c_.ista_residual || mlp_ != nullptr;
   const Tensor out = residual ? z_half + f : f;
-  if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, x, f, out, maps};
+  if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, x, ista_ != nullptr ? code : f, out, maps};
   return out;
 }
 

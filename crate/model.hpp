@@ -33,7 +33,8 @@ struct LayerTrace {
   Tensor qkv;    // U LN1(Z^l), (B, n, K p): what the official measurement hooks (keys for ViT)
   Tensor z_half; // Z^{l+1/2}
   Tensor ln2;    // LN2(Z^{l+1/2}), the ISTA input
-  Tensor code;   // the ISTA (or MLP) block's own output, before any residual: the sparse code
+  Tensor code;   // the sparse code: the ISTA block's output before any residual (the overcomplete
+                 // block's A2, (B, n, r d), not its dense A2 D1^T); for an MLP block its output
   Tensor output; // Z^{l+1} (= code for the official CRATE, which has no residual around ISTA)
   Tensor attention;  // (B, K, n, n) softmax maps
 };

@@ -66,7 +66,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+  std::string tmpl = (dir / fmt::format(".{}.tmp.XXXXXX", target.filename().string())).string();
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0) fail(path, fmt::format("cannot create a temporary file in {}: {}", dir.string(), std::strerror(errno)));
   try {

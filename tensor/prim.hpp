@@ -24,7 +24,7 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims);
 Tensor transpose(const Tensor& x, std::int64_t a, std::int64_t b);
 Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_t end, std::int64_t step = 1);
 Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index);  // drops the axis
-Tensor expand(const Tensor& x, const Shape& shape);  // broadcast view, stride 0 on expanded axes
+Tensor expand(const Tensor& x, const Shape& shape);  // broadcast view, stride 0 on expanded axes; -1 keeps a size
 Tensor unsqueeze(const Tensor& x, std::int64_t axis);
 Tensor squeeze(const Tensor& x, std::int64_t axis);
 // True when the last two axes of x can be handed to ?gemm as-is (row-major or transposed).

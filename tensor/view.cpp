@@ -153,18 +153,22 @@ Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index) {
   return with_layout(x, off, std::move(shape), std::move(st));
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
-  const auto nd = static_cast<std::int64_t>(shape.size());
+Tensor expand(const Tensor& x, const Shape& shape_in) {
+  const auto nd = static_cast<std::int64_t>(shape_in.size());
   if (nd < x.dim())
-    throw std::invalid_argument(
-        fmt::format("expand: cannot expand shape {} to fewer dimensions {}", shape_str(x.shape()), shape_str(shape)));
-  Shape st(shape.size(), 0);
+    throw std::invalid_argument(fmt::format("expand: cannot expand shape {} to fewer dimensions {}",
+                                            shape_str(x.shape()), shape_str(shape_in)));
+  Shape shape = shape_in, st(shape_in.size(), 0);
   const std::int64_t lead = nd - x.dim();
   for (std::int64_t i = 0; i < nd; ++i) {
+    std::int64_t& ts = shape[static_cast<std::size_t>(i)];
+    if (ts == -1 && i >= lead) ts = x.shape()[static_cast<std::size_t>(i - lead)];  // -1 keeps the size
+    if (ts < 0)
+      throw std::invalid_argument(fmt::format("expand: size {} at axis {} of {} (-1 keeps an existing axis)", ts, i,
+                                              shape_str(shape_in)));
     if (i < lead) continue;
     const auto j = static_cast<std::size_t>(i - lead);
     const std::int64_t xs = x.shape()[j];
-    const std::int64_t ts = shape[static_cast<std::size_t>(i)];
     if (xs == ts)
       st[static_cast<std::size_t>(i)] = x.strides()[j];
     else if (xs != 1)

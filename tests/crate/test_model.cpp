@@ -70,6 +70,29 @@ BOOST_AUTO_TEST_CASE(forward_shapes_and_errors) {
   BOOST_TEST((CrateModel(mc).forward(x).shape() == Shape{3, 3}));
 }
 
+BOOST_AUTO_TEST_CASE(trace_code_is_the_sparse_code) {
+  // The complete dictionary without a residual: the code is the layer output. The overcomplete
+  // dictionary (CRATE-alpha): the code is A2 (B, n, r d), nonnegative, and the block's output before the
+  // residual is A2 D1^T.
+  const Tensor x = wbtest::randn({3, 2, 8, 8}, 1, DType::f32);
+  std::vector<LayerTrace> trace;
+  (void)CrateModel(small_config(DType::f32)).forward(x, &trace);
+  BOOST_TEST(trace[0].code.is_same(trace[0].output));
+  CrateConfig c = small_config(DType::f32);
+  c.dictionary = "overcomplete";
+  c.ista_residual = true;
+  const CrateModel alpha(c);
+  (void)alpha.forward(x, &trace);
+  for (std::size_t l = 0; l < trace.size(); ++l) {
+    BOOST_TEST((trace[l].code.shape() == Shape{3, 5, c.overcomplete_ratio * c.dim}));
+    const auto a = trace[l].code.to_vector<float>();
+    BOOST_TEST(*std::min_element(a.begin(), a.end()) >= 0.0f);
+    const Tensor d1 = alpha.layers()[l]->ista()->output_dictionary();
+    const Tensor block = prim::binary(prim::Binary::sub, trace[l].output, trace[l].z_half);
+    BOOST_TEST(wbtest::allclose(block, prim::matmul(trace[l].code, prim::transpose(d1, 0, 1)), 1e-5, 1e-5));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(seeded_models_are_bit_identical) {
   const CrateModel a(small_config(DType::f32)), b(small_config(DType::f32));
   const Tensor x = wbtest::randn({2, 2, 8, 8}, 2, DType::f32);

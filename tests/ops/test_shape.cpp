@@ -40,6 +40,8 @@ BOOST_AUTO_TEST_CASE(forward_values) {
   BOOST_TEST(wbtest::allclose(ops::slice(x, 1, 0, 3, 2), {0, 2, 3, 5}));
   BOOST_TEST(wbtest::allclose(ops::expand(f64({1, 2}, {2, 1}), {2, 3}), {1, 1, 1, 2, 2, 2}));
   BOOST_TEST(wbtest::allclose(ops::expand(f64({1, 2}, {2}), {2, 2, 2}), {1, 2, 1, 2, 1, 2, 1, 2}));
+  BOOST_TEST((ops::expand(f64({1, 2}, {2, 1}), {4, -1, 3}).shape() == Shape{4, 2, 3}));  // -1 keeps axis 1
+  BOOST_CHECK_THROW(ops::expand(f64({1, 2}, {2}), {-1, 2}), std::invalid_argument);     // not on a new axis
   BOOST_TEST((ops::unsqueeze(x, 1).shape() == Shape{2, 1, 3}));
   BOOST_TEST((ops::unsqueeze(x, -1).shape() == Shape{2, 3, 1}));
   BOOST_TEST((ops::squeeze(iota({2, 1, 3}), 1).shape() == Shape{2, 3}));
