@@ -295,6 +295,98 @@ void record_measurement(const CrateModel& model, data::Loader& loader, std::int6
   if (o.progress) fmt::print(stderr, "{}", format_table(m));
 }
 
+// The training state beside the weights (train_state.safetensors): where the loop stands, the
+// history, the dropout RNG and the optimizer's tensors. The weights are written first, tagged with
+// the step, so a run killed between the two files is detected on resume.
+void save_checkpoint(const std::string& model_path, const std::string& state_path, const TrainOptions& o,
+                     const Position& p, const std::vector<EpochRecord>& history, const CrateModel& model,
+                     optim::Optimizer& opt) {
+  save_model(model_path, model, {{"whitebox.step", std::to_string(p.step)}});
+  json j = {{"options", trajectory_fields(o)}, {"epoch", p.epoch},     {"batch", p.batch},
+            {"step", p.step},                  {"loss_sum", p.loss_sum}, {"correct", p.correct},
+            {"seen", p.seen},                  {"seconds", p.seconds},  {"dropout_rng", generator_to_json(model.dropout_generator())}};
+  json h = json::array();
+  for (const auto& e : history) h.push_back(to_json(e));
+  j["history"] = h;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, t] : opt.state_tensors()) tensors.emplace_back("optim." + name, t);
+  write_safetensors(state_path, tensors, {{"whitebox.train_state", j.dump()}});
+}
+
+// The inverse of save_checkpoint: loads the weights and state of `o.out_dir` into model, optimizer,
+// position and history, refusing a checkpoint whose options or step do not match.
+void load_checkpoint(const std::string& model_path, const std::string& state_path, const TrainOptions& o,
+                     Position& pos, std::vector<EpochRecord>& history, CrateModel& model, optim::Optimizer& opt) {
+  if (!fs::exists(model_path) || !fs::exists(state_path))
+    throw std::invalid_argument(fmt::format("train --resume: {} has no checkpoint (model.safetensors and "
+                                            "train_state.safetensors)",
+                                            o.out_dir));
+  const SafeTensors weights = read_safetensors(model_path);
+  load_weights(model, weights, model_path);
+  const SafeTensors st = read_safetensors(state_path);
+  const auto meta = st.metadata.find("whitebox.train_state");
+  if (meta == st.metadata.end()) throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", state_path));
+  const json j = json::parse(meta->second);
+  if (j.at("options") != trajectory_fields(o))
+    throw std::invalid_argument(fmt::format(
+        "train --resume: the options differ from the checkpoint's in {} (a resumed run must keep every option that "
+        "shapes training)",
+        o.out_dir));
+  pos.epoch = j.at("epoch");
+  pos.batch = j.at("batch");
+  pos.step = j.at("step");
+  // The weights are written before the state: a run killed between the two has weights one
+  // checkpoint ahead of its optimizer state, which must not be combined.
+  const auto wstep = weights.metadata.find("whitebox.step");
+  if (wstep == weights.metadata.end() || wstep->second != std::to_string(pos.step))
+    throw std::runtime_error(fmt::format(
+        "train --resume: {} is at step {} but {} at step {} (the run stopped while writing its checkpoint); "
+        "start it again in a new --out",
+        model_path, wstep == weights.metadata.end() ? std::string("?") : wstep->second, state_path, pos.step));
+  pos.loss_sum = j.at("loss_sum");
+  pos.correct = j.at("correct");
+  pos.seen = j.at("seen");
+  pos.seconds = j.at("seconds");
+  generator_from_json(model.dropout_generator(), j.at("dropout_rng"));
+  for (const auto& e : j.at("history")) history.push_back(epoch_from_json(e));
+  NamedTensors opt_state;
+  for (const auto& [name, t] : st.tensors)
+    if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);
+  opt.load_state_tensors(opt_state);
+}
+
+// One optimizer step on a batch: forward (with the per-layer trace when the sparse rate reduction
+// is part of the loss), the loss, backward, clipping, the update.
+struct StepResult {
+  double loss = 0.0, srr = 0.0, grad_norm = 0.0;
+  std::int64_t correct = 0, n = 0;
+};
+
+StepResult train_step(const CrateModel& model, optim::Optimizer& opt, const std::vector<Tensor>& params,
+                      const data::Batch& b, const TrainOptions& o, std::int64_t epoch, std::int64_t step) {
+  StepResult r;
+  opt.zero_grad();
+  std::vector<LayerTrace> trace;
+  const Tensor logits = model.forward(b.x, o.srr_weight > 0 ? &trace : nullptr);
+  Tensor loss = ops::cross_entropy(logits, b.y, -100, o.label_smoothing);
+  if (o.srr_weight > 0) {
+    const Tensor s = srr_objective(model, trace);
+    r.srr = s.item();
+    loss = ops::add(loss, ops::mul_scalar(s, o.srr_weight));
+  }
+  r.loss = loss.item();
+  optim::check_finite(r.loss, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?)", epoch + 1, step));
+  autograd::backward(loss);
+  r.grad_norm = o.clip_grad > 0 ? optim::clip_grad_norm_(params, o.clip_grad) : optim::grad_norm(params);
+  optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {}", epoch + 1, step));
+  opt.step();
+  const auto pred = ops::argmax(logits.detach(), 1).to_vector<std::int64_t>();
+  const auto y = b.y.to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < y.size(); ++i) r.correct += pred[i] == y[i];
+  r.n = static_cast<std::int64_t>(y.size());
+  return r;
+}
+
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
@@ -360,42 +452,7 @@ TrainResult train(const TrainOptions& options) {
   Position pos;
   std::vector<EpochRecord> history;
   if (o.resume) {
-    if (!fs::exists(model_path) || !fs::exists(state_path))
-      throw std::invalid_argument(fmt::format("train --resume: {} has no checkpoint (model.safetensors and "
-                                              "train_state.safetensors)",
-                                              o.out_dir));
-    const SafeTensors weights = read_safetensors(model_path);
-    load_weights(model, weights, model_path);
-    const SafeTensors st = read_safetensors(state_path);
-    const auto meta = st.metadata.find("whitebox.train_state");
-    if (meta == st.metadata.end()) throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", state_path));
-    const json j = json::parse(meta->second);
-    if (j.at("options") != trajectory_fields(o))
-      throw std::invalid_argument(fmt::format(
-          "train --resume: the options differ from the checkpoint's in {} (a resumed run must keep every option that "
-          "shapes training)",
-          o.out_dir));
-    pos.epoch = j.at("epoch");
-    pos.batch = j.at("batch");
-    pos.step = j.at("step");
-    // The weights are written before the state: a run killed between the two has weights one
-    // checkpoint ahead of its optimizer state, which must not be combined.
-    const auto wstep = weights.metadata.find("whitebox.step");
-    if (wstep == weights.metadata.end() || wstep->second != std::to_string(pos.step))
-      throw std::runtime_error(fmt::format(
-          "train --resume: {} is at step {} but {} at step {} (the run stopped while writing its checkpoint); "
-          "start it again in a new --out",
-          model_path, wstep == weights.metadata.end() ? std::string("?") : wstep->second, state_path, pos.step));
-    pos.loss_sum = j.at("loss_sum");
-    pos.correct = j.at("correct");
-    pos.seen = j.at("seen");
-    pos.seconds = j.at("seconds");
-    generator_from_json(model.dropout_generator(), j.at("dropout_rng"));
-    for (const auto& e : j.at("history")) history.push_back(epoch_from_json(e));
-    NamedTensors opt_state;
-    for (const auto& [name, t] : st.tensors)
-      if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);
-    opt->load_state_tensors(opt_state);
+    load_checkpoint(model_path, state_path, o, pos, history, model, *opt);
     metrics.truncate_after(pos.step);
     if (o.measure_every > 0) truncate_measurements(measure_log, pos.epoch);
     if (o.progress) fmt::print(stderr, "resuming {} at epoch {} batch {} (step {})\n", o.out_dir, pos.epoch + 1, pos.batch, pos.step);
@@ -408,18 +465,7 @@ TrainResult train(const TrainOptions& options) {
     }
   }
 
-  auto save = [&](const Position& p) {
-    save_model(model_path, model, {{"whitebox.step", std::to_string(p.step)}});
-    json j = {{"options", trajectory_fields(o)}, {"epoch", p.epoch},     {"batch", p.batch},
-              {"step", p.step},                  {"loss_sum", p.loss_sum}, {"correct", p.correct},
-              {"seen", p.seen},                  {"seconds", p.seconds},  {"dropout_rng", generator_to_json(model.dropout_generator())}};
-    json h = json::array();
-    for (const auto& e : history) h.push_back(to_json(e));
-    j["history"] = h;
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    for (auto& [name, t] : opt->state_tensors()) tensors.emplace_back("optim." + name, t);
-    write_safetensors(state_path, tensors, {{"whitebox.train_state", j.dump()}});
-  };
+  auto save = [&](const Position& p) { save_checkpoint(model_path, state_path, o, p, history, model, *opt); };
 
   g_interrupt.store(false);
   auto prev_handler = std::signal(SIGINT, on_sigint);
@@ -436,36 +482,17 @@ TrainResult train(const TrainOptions& options) {
       std::int64_t batch_index = pos.batch;
       while (auto b = train_loader.next()) {
         lr_now = schedule.apply(*opt, pos.step);
-        opt->zero_grad();
-        std::vector<LayerTrace> trace;
-        const Tensor logits = model.forward(b->x, o.srr_weight > 0 ? &trace : nullptr);
-        Tensor loss = ops::cross_entropy(logits, b->y, -100, o.label_smoothing);
-        double srr = 0.0;
-        if (o.srr_weight > 0) {
-          const Tensor s = srr_objective(model, trace);
-          srr = s.item();
-          loss = ops::add(loss, ops::mul_scalar(s, o.srr_weight));
-        }
-        const double lv = loss.item();
-        optim::check_finite(lv, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?)", epoch + 1, pos.step));
-        autograd::backward(loss);
-        const double gn = o.clip_grad > 0 ? optim::clip_grad_norm_(params, o.clip_grad) : optim::grad_norm(params);
-        optim::check_finite(gn, fmt::format("gradient norm at epoch {} step {}", epoch + 1, pos.step));
-        opt->step();
-        const auto pred = ops::argmax(logits.detach(), 1).to_vector<std::int64_t>();
-        const auto y = b->y.to_vector<std::int64_t>();
-        std::int64_t correct = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
-        const auto n = static_cast<std::int64_t>(y.size());
-        pos.loss_sum += lv * static_cast<double>(n);
-        pos.correct += correct;
+        const StepResult r = train_step(model, *opt, params, *b, o, epoch, pos.step);
+        const std::int64_t n = r.n;
+        pos.loss_sum += r.loss * static_cast<double>(n);
+        pos.correct += r.correct;
         pos.seen += n;
         pos.step += 1;
         batch_index += 1;
         if (o.log_every > 0 && pos.step % o.log_every == 0)
-          metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", lv},
-                          {"accuracy", static_cast<double>(correct) / static_cast<double>(n)}, {"lr", lr_now},
-                          {"grad_norm", gn}, {"images_per_second", bar.rate()}, {"srr", srr}});
+          metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", r.loss},
+                          {"accuracy", static_cast<double>(r.correct) / static_cast<double>(n)}, {"lr", lr_now},
+                          {"grad_norm", r.grad_norm}, {"images_per_second", bar.rate()}, {"srr", r.srr}});
         if (!o.progress) bar.count(n);
         else
           bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
