@@ -24,14 +24,13 @@ thread_local bool in_parallel_region = false;
 constexpr auto kSpin = std::chrono::microseconds(50);
 
 template <class Done>
-bool spin_until(Done done) {
+void spin_until(Done done) {
   const auto until = std::chrono::steady_clock::now() + kSpin;
-  for (int i = 0;; ++i) {
-    if (done()) return true;
+  for (int i = 0; !done(); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return done();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return;
   }
 }
 

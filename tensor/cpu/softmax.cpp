@@ -30,13 +30,18 @@ namespace {
 
 constexpr std::int64_t kBlock = 16;
 
-// The shift of a row of length r >= simd::W: its maximum, or 0 for a fully masked row (keeps exps finite).
-inline float row_shift(const float* px, std::int64_t r, std::int64_t full, int tail) {
+// Lane-wise maximum over the vectors of a row of length r >= simd::W (the last one overlapping).
+inline simd::f32v row_max_lanes(const float* px, std::int64_t r, std::int64_t full, int tail) {
   using namespace simd;
   f32v m = load(px);
   for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
   if (tail) m = max(m, load(px + r - W));
-  const float mx = reduce_max(m);
+  return m;
+}
+
+// The shift of a row of length r >= simd::W: its maximum, or 0 for a fully masked row (keeps exps finite).
+inline float row_shift(const float* px, std::int64_t r, std::int64_t full, int tail) {
+  const float mx = simd::reduce_max(row_max_lanes(px, r, full, tail));
   return mx == -std::numeric_limits<float>::infinity() ? 0.0f : mx;
 }
 
@@ -111,13 +116,7 @@ void softmax_rows_f32_flat(const float* x, float* y, std::int64_t rows, std::int
     const float* bx = x + b0 * r;
     float* by = y + b0 * r;
     f32v part[kBlock];  // per row: lane-wise max, then lane-wise sum, in the row path's order
-    for (std::int64_t j = 0; j < kBlock; ++j) {
-      const float* px = bx + j * r;
-      f32v m = load(px);
-      for (std::int64_t i = W; i < full; i += W) m = max(m, load(px + i));
-      if (tail) m = max(m, load(px + r - W));
-      part[j] = m;
-    }
+    for (std::int64_t j = 0; j < kBlock; ++j) part[j] = row_max_lanes(bx + j * r, r, full, tail);
     f32v shift = reduce16_max(part);  // lane j: row j's maximum (row_shift, 16 rows at once)
     shift = shift == neg_inf ? zero : shift;
     const __m512 sh = reinterpret_cast<__m512>(shift);
