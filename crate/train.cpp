@@ -387,34 +387,18 @@ StepResult train_step(const CrateModel& model, optim::Optimizer& opt, const std:
   return r;
 }
 
-}  // namespace
+// The datasets and loaders of a run. Loaders own prefetch threads, so they are held by pointer.
+struct RunData {
+  std::unique_ptr<data::Loader> train, test, measure;  // measure: only with --measure-every
+};
 
-TrainResult train(const TrainOptions& options) {
-  TrainOptions o = options;
-  validate(o);
-  struct ThreadsGuard {  // the thread count of this run, restored for the caller afterwards
-    int saved = num_threads();
-    ~ThreadsGuard() { set_num_threads(saved); }
-  } threads_guard;
-  if (o.threads > 0) set_num_threads(o.threads);
-  const auto wall_start = std::chrono::steady_clock::now();
-
-  fs::create_directories(o.out_dir);
-  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
-  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
-  const std::string options_path = (fs::path(o.out_dir) / "options.json").string();
-  MetricsLog metrics((fs::path(o.out_dir) / "metrics.jsonl").string());
-  if (!o.resume && fs::exists(model_path))
-    throw std::invalid_argument(fmt::format("train: {} already holds a run (model.safetensors); pass --resume to continue "
-                                            "it or choose another --out",
-                                            o.out_dir));
-
-  // Data.
+// Loads the named datasets (limited to train_limit / test_limit), checks them against the model's
+// input shape and class count, and builds the loaders.
+RunData open_data(const TrainOptions& o) {
   auto train_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::train));
   auto test_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::test));
   if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
   if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
-  o.model.seed = o.seed;
   const CrateConfig& mc = o.model;
   if (train_set->channels != mc.channels || train_set->height != mc.image_size || train_set->width != mc.image_size ||
       train_set->num_classes != mc.num_classes)
@@ -428,17 +412,73 @@ TrainResult train(const TrainOptions& options) {
   lo.normalization = named_normalization(o.data);
   lo.crop_padding = !o.augment ? 0 : o.crop_padding >= 0 ? o.crop_padding : (mc.image_size <= 28 ? 0 : 4);
   lo.horizontal_flip = o.augment && o.flip;
-  data::Loader train_loader(std::shared_ptr<const data::Dataset>(train_set), lo);
-  data::Loader test_loader(std::shared_ptr<const data::Dataset>(test_set), data::eval_options(lo));
-  std::unique_ptr<data::Loader> measure_loader;
+  RunData d;
+  d.train = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(train_set), lo);
+  d.test = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(test_set), data::eval_options(lo));
   if (o.measure_every > 0) {
     auto subset = std::make_shared<data::Dataset>(test_set->subset(0, std::min(o.measure_limit, test_set->size())));
-    measure_loader = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(subset), data::eval_options(lo));
+    d.measure = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(subset), data::eval_options(lo));
   }
+  return d;
+}
+
+// SIGINT sets g_interrupt while a run is in progress; the previous handler comes back on any exit.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    g_interrupt.store(false);
+    prev_ = std::signal(SIGINT, on_sigint);
+  }
+  ~SigintGuard() { std::signal(SIGINT, prev_); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  void (*prev_)(int) = SIG_DFL;
+};
+
+// The record of a finished epoch from its running sums and the test evaluation.
+EpochRecord epoch_record(std::int64_t epoch, const Position& pos, const EvalResult& ev, double lr, double seconds) {
+  EpochRecord rec;
+  rec.epoch = epoch + 1;
+  rec.train_loss = pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen));
+  rec.train_accuracy = static_cast<double>(pos.correct) / std::max<double>(1.0, static_cast<double>(pos.seen));
+  rec.test_loss = ev.loss;
+  rec.test_accuracy = ev.accuracy;
+  rec.lr = lr;
+  rec.seconds = seconds;
+  rec.images_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
+  return rec;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& options) {
+  TrainOptions o = options;
+  validate(o);
+  o.model.seed = o.seed;
+  struct ThreadsGuard {  // the thread count of this run, restored for the caller afterwards
+    int saved = num_threads();
+    ~ThreadsGuard() { set_num_threads(saved); }
+  } threads_guard;
+  if (o.threads > 0) set_num_threads(o.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+
+  fs::create_directories(o.out_dir);
+  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
+  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
+  const std::string options_path = (fs::path(o.out_dir) / "options.json").string();
   const std::string measure_log = (fs::path(o.out_dir) / "measurements.jsonl").string();
+  MetricsLog metrics((fs::path(o.out_dir) / "metrics.jsonl").string());
+  if (!o.resume && fs::exists(model_path))
+    throw std::invalid_argument(fmt::format("train: {} already holds a run (model.safetensors); pass --resume to continue "
+                                            "it or choose another --out",
+                                            o.out_dir));
+  RunData data = open_data(o);
+  data::Loader& train_loader = *data.train;
 
   // Model, optimizer, schedule.
-  CrateModel model(mc);
+  CrateModel model(o.model);
   auto opt = make_optimizer(o, model);
   const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
   optim::ScheduleConfig sc;
@@ -461,94 +501,74 @@ TrainResult train(const TrainOptions& options) {
     write_file_atomic(options_path, to_json(o).dump(2) + "\n");
     if (o.measure_every > 0) {
       write_file_atomic(measure_log, "");
-      record_measurement(model, *measure_loader, 0, measure_log, o);
+      record_measurement(model, *data.measure, 0, measure_log, o);
     }
   }
 
   auto save = [&](const Position& p) { save_checkpoint(model_path, state_path, o, p, history, model, *opt); };
 
-  g_interrupt.store(false);
-  auto prev_handler = std::signal(SIGINT, on_sigint);
+  const SigintGuard sigint;
   TrainResult result;
   result.model_path = model_path;
   const std::int64_t last_epoch = o.stop_after_epochs > 0 ? std::min(o.epochs, pos.epoch + o.stop_after_epochs) : o.epochs;
-  try {
-    for (std::int64_t epoch = pos.epoch; epoch < last_epoch && !result.interrupted; ++epoch) {
-      model.train(true);
-      train_loader.start(epoch, pos.batch);
-      Progress bar(fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps_per_epoch, "img");
-      const auto epoch_start = std::chrono::steady_clock::now();
-      double lr_now = 0.0;
-      std::int64_t batch_index = pos.batch;
-      while (auto b = train_loader.next()) {
-        lr_now = schedule.apply(*opt, pos.step);
-        const StepResult r = train_step(model, *opt, params, *b, o, epoch, pos.step);
-        const std::int64_t n = r.n;
-        pos.loss_sum += r.loss * static_cast<double>(n);
-        pos.correct += r.correct;
-        pos.seen += n;
-        pos.step += 1;
-        batch_index += 1;
-        if (o.log_every > 0 && pos.step % o.log_every == 0)
-          metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", r.loss},
-                          {"accuracy", static_cast<double>(r.correct) / static_cast<double>(n)}, {"lr", lr_now},
-                          {"grad_norm", r.grad_norm}, {"images_per_second", bar.rate()}, {"srr", r.srr}});
-        if (!o.progress) bar.count(n);
-        else
-          bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
-                                                 100.0 * static_cast<double>(pos.correct) / static_cast<double>(pos.seen)));
-        const bool interrupted = g_interrupt.load();
-        if (interrupted || (o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0 && batch_index < steps_per_epoch)) {
-          Position p = pos;
-          p.epoch = epoch;
-          p.batch = batch_index;
-          p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-          save(p);
-          if (interrupted) {
-            fmt::print(stderr, "\ninterrupted: checkpoint at epoch {} batch {} written to {}; continue with --resume\n",
-                       epoch + 1, batch_index, o.out_dir);
-            result.interrupted = true;
-            break;
-          }
+  for (std::int64_t epoch = pos.epoch; epoch < last_epoch && !result.interrupted; ++epoch) {
+    model.train(true);
+    train_loader.start(epoch, pos.batch);
+    Progress bar(fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps_per_epoch, "img");
+    const auto epoch_start = std::chrono::steady_clock::now();
+    double lr_now = 0.0;
+    std::int64_t batch_index = pos.batch;
+    while (auto b = train_loader.next()) {
+      lr_now = schedule.apply(*opt, pos.step);
+      const StepResult r = train_step(model, *opt, params, *b, o, epoch, pos.step);
+      const std::int64_t n = r.n;
+      pos.loss_sum += r.loss * static_cast<double>(n);
+      pos.correct += r.correct;
+      pos.seen += n;
+      pos.step += 1;
+      batch_index += 1;
+      if (o.log_every > 0 && pos.step % o.log_every == 0)
+        metrics.append({{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", r.loss},
+                        {"accuracy", static_cast<double>(r.correct) / static_cast<double>(n)}, {"lr", lr_now},
+                        {"grad_norm", r.grad_norm}, {"images_per_second", bar.rate()}, {"srr", r.srr}});
+      if (!o.progress) bar.count(n);
+      else
+        bar.update(batch_index, n, fmt::format("loss {:.4f} acc {:5.1f}%", pos.loss_sum / static_cast<double>(pos.seen),
+                                               100.0 * static_cast<double>(pos.correct) / static_cast<double>(pos.seen)));
+      const bool interrupted = g_interrupt.load();
+      if (interrupted || (o.checkpoint_every > 0 && pos.step % o.checkpoint_every == 0 && batch_index < steps_per_epoch)) {
+        Position p = pos;
+        p.epoch = epoch;
+        p.batch = batch_index;
+        p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+        save(p);
+        if (interrupted) {
+          fmt::print(stderr, "\ninterrupted: checkpoint at epoch {} batch {} written to {}; continue with --resume\n",
+                     epoch + 1, batch_index, o.out_dir);
+          result.interrupted = true;
+          break;
         }
       }
-      if (result.interrupted) break;
-      const double seconds = pos.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-      if (o.progress) bar.finish(fmt::format("loss {:.4f}", pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen))));
-      const EvalResult ev = evaluate(model, test_loader, 0.0);
-      EpochRecord rec;
-      rec.epoch = epoch + 1;
-      rec.train_loss = pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen));
-      rec.train_accuracy = static_cast<double>(pos.correct) / std::max<double>(1.0, static_cast<double>(pos.seen));
-      rec.test_loss = ev.loss;
-      rec.test_accuracy = ev.accuracy;
-      rec.lr = lr_now;
-      rec.seconds = seconds;
-      rec.images_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
-      history.push_back(rec);
-      json line = to_json(rec);
-      line["kind"] = "epoch";
-      line["step"] = pos.step;
-      metrics.append(line);
-      if (o.progress)
-        fmt::print(stderr, "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% | {:.0f} img/s\n",
-                   rec.epoch, o.epochs, rec.train_loss, 100 * rec.train_accuracy, rec.test_loss, 100 * rec.test_accuracy,
-                   rec.images_per_second);
-      pos.epoch = epoch + 1;
-      pos.batch = 0;
-      pos.loss_sum = 0;
-      pos.correct = pos.seen = 0;
-      pos.seconds = 0;
-      if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
-        record_measurement(model, *measure_loader, rec.epoch, measure_log, o);
-      save(pos);
-      if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, o.label_smoothing);
     }
-  } catch (...) {
-    std::signal(SIGINT, prev_handler);
-    throw;
+    if (result.interrupted) break;
+    const double seconds = pos.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (o.progress) bar.finish(fmt::format("loss {:.4f}", pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen))));
+    const EpochRecord rec = epoch_record(epoch, pos, evaluate(model, *data.test, 0.0), lr_now, seconds);
+    history.push_back(rec);
+    json line = to_json(rec);
+    line["kind"] = "epoch";
+    line["step"] = pos.step;
+    metrics.append(line);
+    if (o.progress)
+      fmt::print(stderr, "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% | {:.0f} img/s\n",
+                 rec.epoch, o.epochs, rec.train_loss, 100 * rec.train_accuracy, rec.test_loss, 100 * rec.test_accuracy,
+                 rec.images_per_second);
+    pos = Position{.epoch = epoch + 1, .step = pos.step};  // the next epoch starts with fresh running sums
+    if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
+      record_measurement(model, *data.measure, rec.epoch, measure_log, o);
+    save(pos);
+    if (o.plot && gnuplot_available()) plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, o.label_smoothing);
   }
-  std::signal(SIGINT, prev_handler);
   result.epochs = history;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return result;
