@@ -8,15 +8,20 @@
 // 1.5 ulp), its sums run in 16 lanes in a fixed order. Other layouts, short rows and float64 take the
 // scalar loops below them.
 //
-// With AVX-512, softmax over full blocks of 16 rows of length 16..256 (attention maps: 50 or 65 tokens)
-// runs its exp and normalization passes over the block as one flat array: 16 rows of r floats are
-// exactly r vectors, and a lane's row maximum or scale comes from a 16-lane register by a permute
-// through a per-r table of lane -> row indices. Rows of 50 then cost 50 exps per 16 rows instead of 64
-// (four vectors a row), and the passes are loops without reductions: 1.6x the row-by-row speed
-// (docs/PERFORMANCE.md). Maxima and sums still run row by row, with the same code and order as the
-// row path, so every row gets the same bits whichever path (and thread split) it takes.
+// With AVX-512, softmax over rows of length 16..256 (attention maps: 50 or 65 tokens) treats each block
+// of 16 rows as one flat array: 16 rows of r floats are exactly r aligned vectors, a lane's row shift or
+// scale comes from a 16-lane register by a permute through a per-r table of lane -> row indices, and
+// each row's maximum and sum gather in the lanes where its elements sit. Rows of 50 then cost 50 exps
+// per 16 rows instead of 64, and one loop runs three blocks at once (maxima of one, exps and sums of
+// the next, normalization of a third) so the exp's arithmetic overlaps the other passes' loads:
+// softmax_blocks_f32. A row's bits depend on its position in its block of 16 and on nothing else: not
+// on the thread count (threads take whole blocks; a last partial block is padded to 16 rows), not on
+// the other rows (tested). Blocks count from the first row of the call: row 0 of the tensor for
+// ops::softmax, of each map for the fused attention.
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -99,44 +104,134 @@ void softmax_rows_f32(const float* x, float* y, std::int64_t rows, std::int64_t 
 constexpr std::int64_t kFlatMaxRow = 256;
 constexpr __mmask16 kAll = static_cast<__mmask16>(-1);  // mask forms: see simd::exp
 
-// softmax of rows (rows a multiple of 16) of length 16 <= r <= kFlatMaxRow; x and y may alias.
-void softmax_rows_f32_flat(const float* x, float* y, std::int64_t rows, std::int64_t r) {
-  using namespace simd;
-  const std::int64_t full = r / W * W;
-  const int tail = static_cast<int>(r - full);
-  // lane l of vector v in a block belongs to row (16 v + l) / r
-  thread_local std::vector<std::int32_t> lane_row;
-  if (lane_row.size() != static_cast<std::size_t>(W * r)) {
-    lane_row.resize(static_cast<std::size_t>(W * r));
-    for (std::int64_t k = 0; k < W * r; ++k) lane_row[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k / r);
+// The layout of a block of 16 rows of length r seen as r vectors: lane l of vector v holds row
+// (16 v + l) / r, and a row ends inside vector v at lane end[v] - 1 (end[v] = 0: none; with r >= 16 at
+// most one row ends in a vector).
+struct FlatLayout {
+  std::int64_t r = 0;
+  std::vector<std::int32_t> lane_row;  // 16 r entries
+  std::vector<std::int32_t> end;       // r entries
+};
+
+const FlatLayout& flat_layout(std::int64_t r) {
+  thread_local FlatLayout f;
+  if (f.r != r) {
+    f.r = r;
+    f.lane_row.resize(static_cast<std::size_t>(kBlock * r));
+    for (std::int64_t k = 0; k < kBlock * r; ++k) f.lane_row[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k / r);
+    f.end.assign(static_cast<std::size_t>(r), 0);
+    for (std::int64_t j = 1; j <= kBlock; ++j) {
+      const std::int64_t e = j * r;  // one past row j - 1's last element
+      f.end[static_cast<std::size_t>((e - 1) / simd::W)] = static_cast<std::int32_t>(e - (e - 1) / simd::W * simd::W);
+    }
   }
-  const std::int32_t* idx = lane_row.data();
-  const f32v neg_inf = splat(-std::numeric_limits<float>::infinity()), zero = splat(0.0f);
-  for (std::int64_t b0 = 0; b0 < rows; b0 += kBlock) {
-    const float* bx = x + b0 * r;
-    float* by = y + b0 * r;
-    f32v part[kBlock];  // per row: lane-wise max, then lane-wise sum, in the row path's order
-    for (std::int64_t j = 0; j < kBlock; ++j) part[j] = row_max_lanes(bx + j * r, r, full, tail);
-    f32v shift = reduce16_max(part);  // lane j: row j's maximum (row_shift, 16 rows at once)
-    shift = shift == neg_inf ? zero : shift;
-    const __m512 sh = reinterpret_cast<__m512>(shift);
-    for (std::int64_t v = 0; v < r; ++v) {
-      const __m512 m = _mm512_mask_permutexvar_ps(sh, kAll, _mm512_loadu_si512(idx + W * v), sh);
-      store(by + W * v, exp(load(bx + W * v) - reinterpret_cast<f32v>(m)));
+  return f;
+}
+
+// The running state of the fused loop over one block (see softmax_blocks_f32).
+struct FlatSweep {
+  __m512 max_acc, sum_acc;               // the lanes of the row in progress
+  __m512 max_part[kBlock], sum_part[kBlock];  // per row: lane-wise maxima / sums (other lanes -inf / 0)
+  int row = 0;                           // the row in progress
+};
+
+// N consecutive vectors v.. of the fused loop: maxima of block xm, exp and sums of block xe into ye
+// (shifted by the lanes of sh), normalization of block yn (by the lanes of sc). Null blocks are skipped.
+template <int N>
+[[gnu::always_inline]] inline void flat_vectors(std::int64_t v, const FlatLayout& f, const float* xm, const float* xe,
+                                                float* ye, float* yn, __m512 sh, __m512 sc, FlatSweep& st) {
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512i lanes[N];
+  __m512 ev[N] = {};
+  for (int u = 0; u < N; ++u) lanes[u] = _mm512_loadu_si512(f.lane_row.data() + simd::W * (v + u));
+  if (xe != nullptr) {  // N exps side by side
+    for (int u = 0; u < N; ++u) {
+      const __m512 m = _mm512_mask_permutexvar_ps(sh, kAll, lanes[u], sh);
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xe + simd::W * (v + u)), m);
+      ev[u] = reinterpret_cast<__m512>(simd::exp(reinterpret_cast<simd::f32v>(d)));
+      _mm512_storeu_ps(ye + simd::W * (v + u), ev[u]);
     }
-    for (std::int64_t j = 0; j < kBlock; ++j) {
-      const float* py = by + j * r;
-      f32v t = splat(0.0f);
-      for (std::int64_t i = 0; i < full; i += W) t += load(py + i);
-      if (tail) t += keep_last(load(py + r - W), tail, 0.0f);
-      part[j] = t;
+  }
+  for (int u = 0; u < N; ++u) {
+    const int e = f.end[static_cast<std::size_t>(v + u)];
+    const auto row_lanes = static_cast<__mmask16>((1u << e) - 1u);  // the lanes of the row that ends here
+    if (xm != nullptr) {
+      const __m512 xv = _mm512_loadu_ps(xm + simd::W * (v + u));
+      if (e != 0) {
+        st.max_part[st.row] = _mm512_mask_max_ps(st.max_acc, row_lanes, st.max_acc, xv);
+        st.max_acc = _mm512_mask_mov_ps(neg_inf, static_cast<__mmask16>(~row_lanes), xv);
+      } else {
+        st.max_acc = _mm512_mask_max_ps(st.max_acc, kAll, st.max_acc, xv);
+      }
     }
-    const f32v sum = reduce16_add(part);  // lane j: the row path's reduce_add of row j, bit for bit
-    const __m512 sc = reinterpret_cast<__m512>(sum > 0.0f ? 1.0f / sum : zero);  // fully masked: zeros
-    for (std::int64_t v = 0; v < r; ++v) {
-      const __m512 q = _mm512_mask_permutexvar_ps(sc, kAll, _mm512_loadu_si512(idx + W * v), sc);
-      store(by + W * v, load(by + W * v) * reinterpret_cast<f32v>(q));
+    if (xe != nullptr) {
+      if (e != 0) {
+        st.sum_part[st.row] = _mm512_mask_add_ps(st.sum_acc, row_lanes, st.sum_acc, ev[u]);
+        st.sum_acc = _mm512_maskz_mov_ps(static_cast<__mmask16>(~row_lanes), ev[u]);
+      } else {
+        st.sum_acc = _mm512_add_ps(st.sum_acc, ev[u]);
+      }
     }
+    if (yn != nullptr) {
+      const __m512 q = _mm512_mask_permutexvar_ps(sc, kAll, lanes[u], sc);
+      _mm512_storeu_ps(yn + simd::W * (v + u), _mm512_mul_ps(_mm512_loadu_ps(yn + simd::W * (v + u)), q));
+    }
+    st.row += e != 0;
+  }
+}
+
+// softmax of `blocks` whole blocks of 16 rows of length 16 <= r <= kFlatMaxRow; x and y may alias.
+// One loop per step s runs three blocks at once: the maxima of block s, the exps and sums of block
+// s - 1, the normalization of block s - 2, so the exp's arithmetic overlaps the other passes' loads,
+// and two exps run side by side. A block is r aligned vectors; each row's maximum and sum gather in
+// 16 lanes wherever its elements sit (lanes of other rows hold -inf / 0), and reduce16 turns the 16
+// rows' lanes into one vector per block. A row's bits therefore depend on its position in its block
+// (16 rows from the start of the call), on nothing else.
+void softmax_blocks_f32(const float* x, float* y, std::int64_t blocks, std::int64_t r) {
+  using namespace simd;
+  const FlatLayout& f = flat_layout(r);
+  const std::int64_t size = kBlock * r;
+  const __m512 zero = _mm512_setzero_ps();
+  const f32v neg_inf = splat(-std::numeric_limits<float>::infinity());
+  __m512 shift = zero, scale = zero;  // of the block whose exps / normalization run next
+  for (std::int64_t s = 0; s < blocks + 2; ++s) {
+    const float* xm = s < blocks ? x + s * size : nullptr;
+    const float* xe = s >= 1 && s <= blocks ? x + (s - 1) * size : nullptr;
+    float* ye = xe != nullptr ? y + (s - 1) * size : nullptr;
+    float* yn = s >= 2 ? y + (s - 2) * size : nullptr;
+    FlatSweep st;
+    st.max_acc = reinterpret_cast<__m512>(neg_inf);
+    st.sum_acc = zero;
+    std::int64_t v = 0;
+    for (; v + 2 <= r; v += 2) flat_vectors<2>(v, f, xm, xe, ye, yn, shift, scale, st);
+    if (v < r) flat_vectors<1>(v, f, xm, xe, ye, yn, shift, scale, st);
+    if (xe != nullptr) {
+      f32v part[kBlock];
+      std::memcpy(part, st.sum_part, sizeof part);
+      const f32v sum = reduce16_add(part);
+      scale = reinterpret_cast<__m512>(sum > 0.0f ? 1.0f / sum : f32v{});  // a fully masked row gives zeros
+    }
+    if (xm != nullptr) {
+      f32v part[kBlock];
+      std::memcpy(part, st.max_part, sizeof part);
+      const f32v mx = reduce16_max(part);
+      shift = reinterpret_cast<__m512>(mx == neg_inf ? f32v{} : mx);  // fully masked: shift 0 keeps exps finite
+    }
+  }
+}
+
+// softmax of rows (any count) of length 16 <= r <= kFlatMaxRow: whole blocks, then the last partial
+// block padded to 16 rows in a scratch block, so its rows get the bits they would get in a whole one.
+void softmax_rows_f32_flat(const float* x, float* y, std::int64_t rows, std::int64_t r) {
+  const std::int64_t blocks = rows / kBlock, left = rows - blocks * kBlock;
+  if (blocks > 0) softmax_blocks_f32(x, y, blocks, r);
+  if (left > 0) {
+    thread_local std::vector<float> pad;
+    pad.assign(static_cast<std::size_t>(kBlock * r), 0.0f);
+    const std::size_t n = static_cast<std::size_t>(left * r);
+    std::memcpy(pad.data(), x + blocks * kBlock * r, n * sizeof(float));
+    softmax_blocks_f32(pad.data(), pad.data(), 1, r);
+    std::memcpy(y + blocks * kBlock * r, pad.data(), n * sizeof(float));
   }
 }
 #endif
@@ -144,13 +239,9 @@ void softmax_rows_f32_flat(const float* x, float* y, std::int64_t rows, std::int
 // softmax or log_softmax of rows of length r >= simd::W, by the fastest path that applies.
 void softmax_rows_f32_any(const float* x, float* y, std::int64_t rows, std::int64_t r, bool log) {
 #if defined(__AVX512F__)
-  if (!log && r <= kFlatMaxRow && rows >= kBlock) {
-    const std::int64_t flat_rows = rows / kBlock * kBlock;
-    softmax_rows_f32_flat(x, y, flat_rows, r);
-    x += flat_rows * r, y += flat_rows * r, rows -= flat_rows;
-  }
+  if (!log && r <= kFlatMaxRow) return softmax_rows_f32_flat(x, y, rows, r);
 #endif
-  if (rows > 0) softmax_rows_f32(x, y, rows, r, log);
+  softmax_rows_f32(x, y, rows, r, log);
 }
 
 // dx of softmax (dx = y (dy - sum dy y)) or log_softmax (dx = dy - exp(y) sum dy) for rows r >= simd::W.
@@ -225,8 +316,11 @@ template <class T>
 void softmax_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, T* y) {
   if constexpr (std::is_same_v<T, float>) {
     if (inner == 1 && r >= simd::W) {
-      parallel_for(outer, std::max<std::int64_t>(kBlock, 8192 / r), [&](std::int64_t b, std::int64_t e) {
-        softmax_rows_f32_any(x + b * r, y + b * r, e - b, r, log);
+      // chunks of whole blocks of 16 rows from row 0: every row keeps its position in its block
+      const std::int64_t blocks = (outer + kBlock - 1) / kBlock;
+      parallel_for(blocks, std::max<std::int64_t>(1, 8192 / (kBlock * r)), [&](std::int64_t b, std::int64_t e) {
+        const std::int64_t row0 = b * kBlock, row1 = std::min(outer, e * kBlock);
+        softmax_rows_f32_any(x + row0 * r, y + row0 * r, row1 - row0, r, log);
       });
       return;
     }

@@ -83,6 +83,15 @@ BOOST_AUTO_TEST_CASE(max_over_many_rows) {
   wbtest::check_grad_direction([](const V& in) { return ops::max(in[0], 1); }, {param(x)});
 }
 
+BOOST_AUTO_TEST_CASE(softmax_rows_in_blocks) {
+  // f32 rows of 50 (the AVX-512 block path) and of 300 (the row path), 1000 rows: 62 blocks and 8 left
+  for (std::int64_t r : {50, 300}) {
+    const Tensor x = randn({1000, r}, 6, DType::f32, 3.0);
+    same_for_any_thread_count([](const V& in) { return ops::softmax(in[0], -1); }, {x});
+    same_for_any_thread_count([](const V& in) { return ops::log_softmax(in[0], -1); }, {x});
+  }
+}
+
 BOOST_AUTO_TEST_CASE(softmax_along_a_strided_axis) {
   // softmax over axis 0 of (600, 20): 20 columns of 600 entries each, stride 20
   Threads t(3);

@@ -146,11 +146,11 @@ BOOST_AUTO_TEST_CASE(f32_vector_path_agrees_with_f64) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(f32_block_path_agrees_with_f64_and_with_the_row_path) {
-  // With AVX-512, softmax over whole blocks of 16 rows of length 16..256 runs flat (tensor/cpu/softmax.cpp);
-  // remainder rows and other lengths run row by row. Rows of 16, 17, 50 (attention maps of 28x28 images),
-  // 65, 256 and 257 (past the block limit), 70 rows (four blocks and six left over), with -inf entries and
-  // one fully masked row inside a block.
+BOOST_AUTO_TEST_CASE(f32_block_path_agrees_with_f64_and_keeps_rows_independent) {
+  // With AVX-512, softmax over rows of length 16..256 runs in flat blocks of 16 rows, a last partial block
+  // padded (tensor/cpu/softmax.cpp); other lengths run row by row. Rows of 16, 17, 50 (attention maps of
+  // 28x28 images), 65, 256 and 257 (past the block limit), 70 rows (four blocks and six left over), with
+  // -inf entries and one fully masked row inside a block.
   const float inf = std::numeric_limits<float>::infinity();
   for (std::int64_t r : {16, 17, 50, 65, 256, 257}) {
     BOOST_TEST_CONTEXT("rows of " << r) {
@@ -166,11 +166,38 @@ BOOST_AUTO_TEST_CASE(f32_block_path_agrees_with_f64_and_with_the_row_path) {
         if (k % 3 == 0) BOOST_TEST(y[i] == 0.0f, "masked entry [5, " << k << "] = " << y[i]);
         BOOST_TEST(y[static_cast<std::size_t>(20 * r + k)] == 0.0f);
       }
-      // the same rows, alone (16 rows: the block path) and with one fewer (15: the row path), give the same bits
+      // the same rows, alone (16 rows: one whole block) and with one fewer (15: a padded block), give the
+      // same bits; so do all rows but row 3 when row 3 changes
       const auto block = ops::softmax(prim::slice(x, 0, 0, 16), -1).to_vector<float>();
       const auto rows = ops::softmax(prim::slice(x, 0, 0, 15), -1).to_vector<float>();
       for (std::size_t i = 0; i < rows.size(); ++i) BOOST_TEST(block[i] == rows[i], "entry " << i);
       for (std::size_t i = 0; i < block.size(); ++i) BOOST_TEST(block[i] == y[i], "entry " << i);
+      std::vector<float> w = v;
+      for (std::int64_t k = 0; k < r; ++k) w[static_cast<std::size_t>(3 * r + k)] = 100.0f * static_cast<float>(k % 7);
+      const auto z = ops::softmax(Tensor::from_vector(w, {70, r}), -1).to_vector<float>();
+      for (std::size_t i = 0; i < z.size(); ++i)
+        if (i / static_cast<std::size_t>(r) != 3) BOOST_TEST(z[i] == y[i], "entry " << i);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_nan_shows_in_its_row_only) {
+  // A NaN logit makes its row's output contain NaN (a diverging run is seen) and leaves the other rows
+  // alone, on every path: rows of 5 (scalar), 50 (AVX-512 blocks), 300 (row by row).
+  for (std::int64_t r : {5, 50, 300}) {
+    BOOST_TEST_CONTEXT("rows of " << r) {
+      std::vector<float> v = randn({20, r}, 12, DType::f32, 2.0).to_vector<float>();
+      v[static_cast<std::size_t>(2 * r + r / 2)] = std::numeric_limits<float>::quiet_NaN();
+      const auto y = ops::softmax(Tensor::from_vector(v, {20, r}), -1).to_vector<float>();
+      bool nan_in_row = false;
+      for (std::int64_t k = 0; k < r; ++k) nan_in_row |= std::isnan(y[static_cast<std::size_t>(2 * r + k)]);
+      BOOST_TEST(nan_in_row);
+      for (std::int64_t i = 0; i < 20; ++i) {
+        if (i == 2) continue;
+        double sum = 0;
+        for (std::int64_t k = 0; k < r; ++k) sum += y[static_cast<std::size_t>(i * r + k)];
+        BOOST_TEST(std::abs(sum - 1.0) < 1e-5, "row " << i << " sums to " << sum);
+      }
     }
   }
 }
