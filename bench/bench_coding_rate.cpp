@@ -262,8 +262,6 @@ int main(int argc, char** argv) {
   for (const Row& r : rows) {
     const std::string label = r.name + " " + r.shape;
     if (!opt.filter.empty() && label.find(opt.filter) == std::string::npos) continue;
-    // After a reference that threaded OpenBLAS, stop its workers before the next batch (with one thread
-    // there are none to stop).
     const auto t = wb::bench::interleaved(r.ours, r.ref, opt.rounds, opt.min_ms);
     const double o = t.ours_s, f = t.ref_s;
     fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} |\n", r.name, r.shape, o * 1e3, f * 1e3, o / f);

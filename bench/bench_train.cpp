@@ -40,25 +40,23 @@ double forward_flops(const crate::CrateConfig& c) {
   return 2 * np * static_cast<double>(c.patch_dim()) * d + c.depth * layer + 2 * d * c.num_classes;
 }
 
-
 // Raw cblas_sgemm on `threads` OpenBLAS threads (whitebox holds OpenBLAS at one thread and splits
 // products over its own pool; the reference uses OpenBLAS's own threading, then restores one thread).
 double sgemm_gflops(std::int64_t m, std::int64_t k, std::int64_t n, int reps, int threads) {
   openblas_set_num_threads(threads);
   std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(k * n), 0.25f),
       c(static_cast<std::size_t>(m * n));
-  std::vector<double> t;
-  for (int i = 0; i < 5; ++i)  // wake OpenBLAS's threads (asleep while whitebox's pool ran the steps)
+  auto call = [&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n),
                 static_cast<blasint>(k), 1.0f, a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k), 0.0f,
                 c.data(), static_cast<blasint>(n));
+  };
+  for (int i = 0; i < 5; ++i) call();  // wake OpenBLAS's threads (asleep while whitebox's pool ran the steps)
+  std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     const auto s = Clock::now();
     const int iters = 20;
-    for (int i = 0; i < iters; ++i)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-                  static_cast<blasint>(k), 1.0f, a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k), 0.0f,
-                  c.data(), static_cast<blasint>(n));
+    for (int i = 0; i < iters; ++i) call();
     t.push_back(2.0 * static_cast<double>(m * n * k) * iters / std::chrono::duration<double>(Clock::now() - s).count() / 1e9);
   }
   openblas_set_num_threads(1);

@@ -1,6 +1,7 @@
 #include "crate/measure.hpp"
 
 #include <cmath>
+#include <fstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -162,6 +163,22 @@ Measurement measurement_from_json(const nlohmann::json& j) {
     m.layers.push_back(lm);
   }
   return m;
+}
+
+std::vector<Measurement> read_measurement_log(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot read the measurement log", path));
+  std::vector<Measurement> ms;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    try {
+      ms.push_back(measurement_from_json(nlohmann::json::parse(line)));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}:{}: not a measurement record ({})", path, number, e.what()));
+    }
+  }
+  return ms;
 }
 
 void write_measurements(const std::string& prefix, const std::vector<Measurement>& ms, bool plot) {

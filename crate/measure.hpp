@@ -58,6 +58,10 @@ Tensor srr_objective(const CrateModel& model, const std::vector<LayerTrace>& tra
 
 nlohmann::json to_json(const Measurement& m);
 Measurement measurement_from_json(const nlohmann::json& j);
+// The measurements of a log with one JSON record per line (train --measure-every's
+// measurements.jsonl); throws std::runtime_error naming the file and line of a bad record, or the file
+// when it cannot be read.
+std::vector<Measurement> read_measurement_log(const std::string& path);
 // Writes <prefix>.csv (one row per checkpoint and layer), <prefix>.json and <prefix>.png (compression
 // and sparsity against layer, one curve per measurement, error bars = std over images).
 void write_measurements(const std::string& prefix, const std::vector<Measurement>& ms, bool plot = true);

@@ -224,20 +224,23 @@ struct Position {
 std::atomic<bool> g_interrupt{false};
 extern "C" void on_sigint(int) { g_interrupt.store(true); }
 
+// Rewrites a JSONL log keeping the records whose `key` is <= `limit` (a resumed run redoes the rest).
+void keep_records_upto(const std::string& path, const char* key, std::int64_t limit) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value(key, std::int64_t{0}) <= limit) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
 class MetricsLog {
  public:
   explicit MetricsLog(std::string path) : path_(std::move(path)) {}
   // Keeps only the lines up to (and including) optimizer step `step`, for a resumed run.
-  void truncate_after(std::int64_t step) {
-    std::ifstream in(path_);
-    std::string kept, line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      const json j = json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.value("step", std::int64_t{0}) <= step) kept += line + "\n";
-    }
-    write_file_atomic(path_, kept);
-  }
+  void truncate_after(std::int64_t step) { keep_records_upto(path_, "step", step); }
   void append(const json& j) {
     std::ofstream out(path_, std::ios::app);
     out << j.dump() << "\n";
@@ -263,17 +266,6 @@ void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist, 
                   Panel{"accuracy", "epoch", "accuracy (%)", {ta, va}, false}});
 }
 
-// Keeps the measurements of epochs <= `epoch` (a resumed run re-measures what follows).
-void truncate_measurements(const std::string& path, std::int64_t epoch) {
-  std::ifstream in(path);
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    const json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.value("epoch", std::int64_t{0}) <= epoch) kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
-}
-
 // Measures the model, appends the result to the log, and rewrites measure.{csv,json,png} from the
 // whole log (one curve per measured epoch).
 void record_measurement(const CrateModel& model, data::Loader& loader, std::int64_t epoch, const std::string& log,
@@ -286,12 +278,8 @@ void record_measurement(const CrateModel& model, data::Loader& loader, std::int6
     out << line.dump() << "\n";
     if (!out) throw std::runtime_error(fmt::format("{}: cannot append the measurement", log));
   }
-  std::vector<Measurement> all;
-  std::ifstream in(log);
-  std::string text;
-  while (std::getline(in, text))
-    if (!text.empty()) all.push_back(measurement_from_json(json::parse(text)));
-  write_measurements((fs::path(o.out_dir) / "measure").string(), all, o.plot && gnuplot_available());
+  write_measurements((fs::path(o.out_dir) / "measure").string(), read_measurement_log(log),
+                     o.plot && gnuplot_available());
   if (o.progress) fmt::print(stderr, "{}", format_table(m));
 }
 
@@ -494,7 +482,7 @@ TrainResult train(const TrainOptions& options) {
   if (o.resume) {
     load_checkpoint(model_path, state_path, o, pos, history, model, *opt);
     metrics.truncate_after(pos.step);
-    if (o.measure_every > 0) truncate_measurements(measure_log, pos.epoch);
+    if (o.measure_every > 0) keep_records_upto(measure_log, "epoch", pos.epoch);  // re-measures what follows
     if (o.progress) fmt::print(stderr, "resuming {} at epoch {} batch {} (step {})\n", o.out_dir, pos.epoch + 1, pos.batch, pos.step);
   } else {
     metrics.truncate_after(-1);

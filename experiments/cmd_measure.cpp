@@ -1,9 +1,6 @@
 // `whitebox measure`: per-layer compression, coding rate, rate reduction, sparsity and the sparse rate
 // reduction objective of one or more checkpoints (crate/measure.hpp), to CSV, JSON and a PNG figure.
-#include <fstream>
 #include <memory>
-
-#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
@@ -51,17 +48,7 @@ void add_measure_command(CLI::App& app) {
   cmd->callback([flags] {
     MeasureFlags& f = *flags;
     if (!f.from_log.empty()) {
-      std::vector<crate::Measurement> ms;
-      std::ifstream in(f.from_log);
-      std::string line;
-      for (int number = 1; std::getline(in, line); ++number) {
-        if (line.empty()) continue;
-        try {
-          ms.push_back(crate::measurement_from_json(nlohmann::json::parse(line)));
-        } catch (const std::exception& e) {
-          throw std::runtime_error(fmt::format("{}:{}: not a measurement record ({})", f.from_log, number, e.what()));
-        }
-      }
+      const std::vector<crate::Measurement> ms = crate::read_measurement_log(f.from_log);
       if (ms.empty()) throw std::runtime_error(fmt::format("{}: no measurements", f.from_log));
       crate::write_measurements(f.out, ms, f.plot);
       fmt::print("re-plotted {} measurements: wrote {}.csv, {}.json{}\n", ms.size(), f.out, f.out,

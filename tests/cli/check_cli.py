@@ -105,6 +105,14 @@ def main():
                 lambda: s.expect(["optimize", "--data", "synthetic", "--layers", "2", "--out", t / "opt"], True, "layer")
                 and None)
         s.check("optimize wrote its files", lambda: [(t / f"opt.{e}").stat() for e in ("csv", "json")] and None)
+        (t / "bad.jsonl").write_text('{"label": "init"}\n\nnot json\n')
+        s.check("measure --from-log names the bad line",
+                lambda: s.expect(["measure", "--from-log", t / "bad.jsonl", "--out", t / "bad", "--no-plot"], False,
+                                 "bad.jsonl:1: not a measurement record"))
+        (t / "empty.jsonl").write_text("\n")
+        s.check("measure --from-log refuses an empty log",
+                lambda: s.expect(["measure", "--from-log", t / "empty.jsonl", "--out", t / "empty", "--no-plot"], False,
+                                 "no measurements"))
 
         if not FMNIST.exists():
             for name in ("tiny train", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused"):
