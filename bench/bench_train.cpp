@@ -16,7 +16,8 @@
 
 #include "autograd/engine.hpp"
 #include "bench/harness.hpp"
-#include "crate/model.hpp"
+#include "crate/models/registry.hpp"
+#include "crate/models/vision/classifier.hpp"
 #include "ops/ops.hpp"
 #include "ops/optim/adamw.hpp"
 #include "tensor/parallel.hpp"
@@ -27,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Matmul FLOPs of one forward pass per image (2 m n k per product), following crate/model.hpp.
+// Matmul FLOPs of one forward pass per image (2 m n k per product), following crate/blocks/layer.hpp.
 double forward_flops(const crate::CrateConfig& c) {
   const double n = static_cast<double>(c.tokens()), np = static_cast<double>(c.num_patches());
   const double d = static_cast<double>(c.dim), kp = static_cast<double>(c.inner_dim());
@@ -35,7 +36,7 @@ double forward_flops(const crate::CrateConfig& c) {
   double layer = 2 * n * d * kp                 // Q = Y U^T
                  + 2 * 2 * heads * n * n * p    // Q Q^T and A Q
                  + 2 * n * kp * d;              // W_o
-  layer += c.mlp == "ista" ? 2 * (2 * n * d * d)              // X D^T, (X - X D^T) D
+  layer += c.mlp == crate::MlpKind::ista ? 2 * (2 * n * d * d)              // X D^T, (X - X D^T) D
                            : 2 * (2 * n * d * c.mlp_ratio * d);
   return 2 * np * static_cast<double>(c.patch_dim()) * d + c.depth * layer + 2 * d * c.num_classes;
 }

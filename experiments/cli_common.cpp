@@ -35,14 +35,14 @@ void ModelFlags::add(CLI::App& app, bool with_default) {
   app.add_option("--classes", classes, "override the number of classes")->check(Positive);
   app.add_option("--eta", eta, "ISTA step size (default 0.1)")->check(Positive);
   app.add_option("--lambda", lambda, "ISTA sparsity weight (default 0.1)")->check(NonNegative);
-  app.add_option("--pool", pool, "head pooling")->check(CLI::IsMember({"cls", "mean"}));
+  app.add_option("--pool", pool, "head pooling")->check(one_of<crate::Pool>());
   app.add_option("--attention", attention, "mssa (CRATE, tied U) or standard (separate Q, K, V)")
-      ->check(CLI::IsMember({"mssa", "standard"}));
-  app.add_option("--mlp", mlp, "ista (CRATE) or mlp (ViT's GELU MLP)")->check(CLI::IsMember({"ista", "mlp"}));
+      ->check(one_of<crate::AttentionKind>());
+  app.add_option("--mlp", mlp, "ista (CRATE) or mlp (ViT's GELU MLP)")->check(one_of<crate::MlpKind>());
   app.add_option("--output-map", output_map, "free (W_o, official) or paper (U scaled by p/(N eps^2))")
-      ->check(CLI::IsMember({"free", "paper"}));
+      ->check(one_of<crate::OutputMap>());
   app.add_option("--dictionary", dictionary, "complete (d x d) or overcomplete (CRATE-alpha, d x 4d)")
-      ->check(CLI::IsMember({"complete", "overcomplete"}));
+      ->check(one_of<crate::Dictionary>());
   app.add_flag("--ista-residual", ista_residual, "add a residual connection around ISTA");
   app.add_flag("--learnable-ista", learnable_ista, "train eta and lambda");
   app.add_flag("--f64", f64, "float64 parameters and activations");
@@ -70,11 +70,11 @@ crate::CrateConfig ModelFlags::resolve() const {
   if (classes) c.num_classes = *classes;
   if (eta) c.eta = *eta;
   if (lambda) c.lambda = *lambda;
-  if (pool) c.pool = *pool;
-  if (attention) c.attention = *attention;
-  if (mlp) c.mlp = *mlp;
-  if (output_map) c.output_map = *output_map;
-  if (dictionary) c.dictionary = *dictionary;
+  if (pool) c.pool = crate::enum_from_name<crate::Pool>(*pool, "--pool");
+  if (attention) c.attention = crate::enum_from_name<crate::AttentionKind>(*attention, "--attention");
+  if (mlp) c.mlp = crate::enum_from_name<crate::MlpKind>(*mlp, "--mlp");
+  if (output_map) c.output_map = crate::enum_from_name<crate::OutputMap>(*output_map, "--output-map");
+  if (dictionary) c.dictionary = crate::enum_from_name<crate::Dictionary>(*dictionary, "--dictionary");
   if (ista_residual) c.ista_residual = true;
   if (learnable_ista) c.learnable_ista = true;
   if (f64) c.dtype = DType::f64;

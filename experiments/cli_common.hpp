@@ -7,13 +7,20 @@
 
 #include <CLI/CLI.hpp>
 
-#include "crate/config.hpp"
+#include "crate/models/registry.hpp"
 
 namespace wb::cli {
 
 // Readable range checks (CLI11's built-in ones print the whole double range).
 extern const CLI::Validator Positive;     // > 0
 extern const CLI::Validator NonNegative;  // >= 0
+
+// Accepts exactly the names of a config enum (crate::enum_names), the names its JSON uses.
+template <class E>
+CLI::Validator one_of() {
+  const auto names = crate::enum_names(E{});
+  return CLI::IsMember(std::vector<std::string>(names.begin(), names.end()));
+}
 
 struct ModelFlags {
   std::string name = "crate-mini-28";

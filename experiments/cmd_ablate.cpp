@@ -8,9 +8,9 @@
 #include <memory>
 #include <thread>
 
-#include "crate/ablate.hpp"
-#include "crate/plot.hpp"
-#include "crate/progress.hpp"
+#include "crate/sweep/ablate.hpp"
+#include "crate/report/plot.hpp"
+#include "crate/report/progress.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "crate/checkpoint.hpp"
-#include "crate/train.hpp"
+#include "crate/io/checkpoint.hpp"
+#include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 #include "tensor/parallel.hpp"

@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.hpp"
-#include "crate/checkpoint.hpp"
-#include "crate/safetensors.hpp"
-#include "crate/train.hpp"
+#include "crate/io/checkpoint.hpp"
+#include "crate/io/safetensors.hpp"
+#include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 #include "ops/ops.hpp"

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "crate/optimize.hpp"
+#include "crate/instruments/optimize.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 #include "tensor/parallel.hpp"

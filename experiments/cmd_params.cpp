@@ -1,7 +1,7 @@
 // `whitebox params`: the closed-form parameter count of every named configuration.
 #include <fmt/format.h>
 
-#include "crate/config.hpp"
+#include "crate/models/registry.hpp"
 #include "experiments/commands.hpp"
 
 namespace wb::cli {
@@ -14,7 +14,7 @@ void add_params_command(CLI::App& app) {
     for (const auto& name : crate::config_names()) {
       const auto c = crate::named_config(name);
       fmt::print("{:<14} {:>5} {:>6} {:>6} {:>5} {:>6} {:>6} {:>8} {:>10} {:>14}\n", name, c.image_size, c.patch_size,
-                 c.dim, c.depth, c.heads, c.dim_head, c.num_classes, c.attention + "/" + c.mlp,
+                 c.dim, c.depth, c.heads, c.dim_head, c.num_classes, std::string(crate::name_of(c.attention)) + "/" + crate::name_of(c.mlp),
                  crate::count_parameters(c));
     }
   });

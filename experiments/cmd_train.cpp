@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "crate/train.hpp"
+#include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 

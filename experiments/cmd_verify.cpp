@@ -7,8 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "crate/safetensors.hpp"
-#include "crate/verify.hpp"
+#include "crate/io/atomic_file.hpp"
+#include "crate/io/safetensors.hpp"
+#include "crate/instruments/verify.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 #include "tensor/parallel.hpp"
@@ -47,11 +48,11 @@ void add_verify_command(CLI::App& app) {
     if (config) {
       out["model"] = crate::to_json(*config);
       fmt::print("model configuration {}: attention {}, {} block, dictionary {}{}{}\n\n", config->name,
-                 config->attention, config->mlp, config->dictionary, config->learnable_ista ? ", learnable eta/lambda" : "",
+                 crate::name_of(config->attention), crate::name_of(config->mlp), crate::name_of(config->dictionary), config->learnable_ista ? ", learnable eta/lambda" : "",
                  config->ista_residual ? ", residual around the block" : "");
     }
 
-    if (config && config->mlp != "ista") {
+    if (config && config->mlp != crate::MlpKind::ista) {
       fmt::print("== 1. ISTA is one proximal-gradient step (spec §2.4) ==\nnot applicable: {} uses a GELU MLP, which the "
                  "derivation does not produce\n\n",
                  config->name);
@@ -63,7 +64,7 @@ void add_verify_command(CLI::App& app) {
                                                     crate::ista_prox_check(io, DType::f32)};
       const auto ista_checks = crate::ista_checks(ista);
       fmt::print("== 1. ISTA is one proximal-gradient step (spec §2.4) ==\n{}{}\n", crate::format_ista(ista, io),
-                 crate::format_checks(io.dictionary == "overcomplete"
+                 crate::format_checks(io.dictionary == crate::Dictionary::overcomplete
                                           ? "the ODL block equals two prox-gradient steps from 0 and the output dictionary"
                                           : "the ISTA block equals one prox-gradient step of the nonnegative LASSO",
                                       ista_checks));
@@ -71,9 +72,9 @@ void add_verify_command(CLI::App& app) {
       out["ista"] = {{"results", {crate::to_json(ista[0]), crate::to_json(ista[1])}}, {"checks", crate::to_json(ista_checks)}};
     }
 
-    if (config && (config->attention != "mssa" || config->inner_dim() != config->dim)) {
+    if (config && (config->attention != crate::AttentionKind::mssa || config->inner_dim() != config->dim)) {
       fmt::print("== 2. MSSA as an approximate gradient step on R^c (spec §2.3) ==\nnot applicable: {}\n\n",
-                 config->attention != "mssa" ? "standard attention (separate Q, K, V) is not derived from R^c"
+                 config->attention != crate::AttentionKind::mssa ? "standard attention (separate Q, K, V) is not derived from R^c"
                                              : "the derivation needs K p = d (subspaces spanning the space)");
       out["mssa"] = {{"applicable", false}};
     } else {

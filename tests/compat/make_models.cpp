@@ -19,9 +19,9 @@
 #include <fmt/format.h>
 
 #include "autograd/grad_mode.hpp"
-#include "crate/checkpoint.hpp"
-#include "crate/config.hpp"
-#include "crate/model.hpp"
+#include "crate/io/checkpoint.hpp"
+#include "crate/models/registry.hpp"
+#include "crate/models/vision/classifier.hpp"
 #include "tensor/prim.hpp"
 
 namespace {
@@ -39,7 +39,7 @@ CrateConfig custom_mean() {
   c.depth = 2;
   c.heads = 3;
   c.dim_head = 8;
-  c.pool = "mean";
+  c.pool = wb::crate::Pool::mean;
   c.eta = 0.07;
   c.lambda = 0.05;
   return c;

@@ -11,7 +11,7 @@
 
 #include "autograd/engine.hpp"
 #include "autograd/grad_mode.hpp"
-#include "crate/module.hpp"
+#include "crate/nn/module.hpp"
 #include "tensor/prim.hpp"
 #include "tests/support/check.hpp"
 

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "crate/ablate.hpp"
-#include "crate/checkpoint.hpp"
+#include "crate/sweep/ablate.hpp"
+#include "crate/io/checkpoint.hpp"
 #include "datasets/idx.hpp"
 #include "ops/ops.hpp"
 #include "tests/crate/module_check.hpp"
@@ -141,12 +141,12 @@ BOOST_AUTO_TEST_CASE(every_variant_of_the_shipped_grid_has_correct_gradients) {
     c.overcomplete_ratio = 2;
     c.dtype = DType::f64;
     c.seed = 5;
-    seen["attention"].insert(c.attention);
-    seen["mlp"].insert(c.mlp);
+    seen["attention"].insert(name_of(c.attention));
+    seen["mlp"].insert(name_of(c.mlp));
     seen["ista_residual"].insert(c.ista_residual ? "true" : "false");
     seen["learnable_ista"].insert(c.learnable_ista ? "true" : "false");
-    seen["output_map"].insert(c.output_map);
-    seen["dictionary"].insert(c.dictionary);
+    seen["output_map"].insert(name_of(c.output_map));
+    seen["dictionary"].insert(name_of(c.dictionary));
     BOOST_TEST_CONTEXT("variant " << v.name) {
       CrateModel m(c);
       const Tensor x = wbtest::param(wbtest::randn({2, 2, 8, 8}, 3));
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(grid_is_expanded_with_base_and_variant_overrides) {
   BOOST_TEST(g.runs[1].options.seed == 1u);
   BOOST_TEST(g.runs[1].options.model.seed == 1u);
   const TrainOptions& vit = g.runs[2].options;
-  BOOST_TEST(vit.model.attention == "standard");  // the named config of the variant ...
+  BOOST_TEST((vit.model.attention == AttentionKind::standard));  // the named config of the variant ...
   BOOST_TEST(vit.model.dim == 16);                // ... with the base's overrides
   BOOST_TEST(vit.model.dim_head == 8);            // dim / heads, as --dim does
   BOOST_TEST(vit.model.patch_size == 7);

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "autograd/engine.hpp"
-#include "crate/model.hpp"
+#include "crate/models/vision/classifier.hpp"
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"
 #include "tests/crate/module_check.hpp"
@@ -125,13 +125,13 @@ BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
   const CrateConfig base = tiny_config();
   for (const std::string variant : {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit"}) {
     CrateConfig c = base;
-    if (variant == "overcomplete") c.dictionary = "overcomplete";
+    if (variant == "overcomplete") c.dictionary = Dictionary::overcomplete;
     if (variant == "learnable") c.learnable_ista = true;
-    if (variant == "paper") c.output_map = "paper";
+    if (variant == "paper") c.output_map = OutputMap::paper;
     if (variant == "ista_residual") c.ista_residual = true;
     if (variant == "vit") {
-      c.attention = "standard";
-      c.mlp = "mlp";
+      c.attention = AttentionKind::standard;
+      c.mlp = MlpKind::mlp;
     }
     Generator gen(9);
     CrateLayer layer(c, gen);

@@ -9,8 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "crate/checkpoint.hpp"
-#include "crate/safetensors.hpp"
+#include "crate/io/atomic_file.hpp"
+#include "crate/io/checkpoint.hpp"
+#include "crate/models/registry.hpp"
+#include "crate/io/safetensors.hpp"
 #include "tensor/prim.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/files.hpp"

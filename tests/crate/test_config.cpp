@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "crate/config.hpp"
-#include "crate/model.hpp"
+#include "crate/models/registry.hpp"
+#include "crate/models/vision/classifier.hpp"
 #include "tests/support/check.hpp"
 
 using namespace wb;
@@ -36,11 +36,11 @@ BOOST_AUTO_TEST_CASE(built_models_have_the_closed_form_count) {
   }
   CrateConfig v = named_config("crate-mini-28");
   for (auto set : std::vector<std::function<void(CrateConfig&)>>{
-           [](CrateConfig& c) { c.output_map = "paper"; },
+           [](CrateConfig& c) { c.output_map = OutputMap::paper; },
            [](CrateConfig& c) { c.learnable_ista = true; },
-           [](CrateConfig& c) { c.dictionary = "overcomplete"; },
-           [](CrateConfig& c) { c.attention = "standard"; },
-           [](CrateConfig& c) { c.mlp = "mlp"; }}) {
+           [](CrateConfig& c) { c.dictionary = Dictionary::overcomplete; },
+           [](CrateConfig& c) { c.attention = AttentionKind::standard; },
+           [](CrateConfig& c) { c.mlp = MlpKind::mlp; }}) {
     CrateConfig c = v;
     set(c);
     const CrateModel m(c);
@@ -97,9 +97,14 @@ BOOST_AUTO_TEST_CASE(bad_configs_are_refused_with_the_field_named) {
     BOOST_TEST(std::string(e.what()).find("patch_size") != std::string::npos, e.what());
   }
   BOOST_CHECK_THROW(named_config("crate-huge"), std::invalid_argument);
-  CrateConfig d = named_config("crate-mini-28");
-  d.pool = "max";
-  BOOST_CHECK_THROW(CrateModel{d}, std::invalid_argument);
+  nlohmann::json j = to_json(named_config("crate-mini-28"));
+  j["pool"] = "max";
+  try {
+    (void)config_from_json(j);
+    BOOST_FAIL("pool 'max' must be refused");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("pool must be 'cls' or 'mean', got 'max'") != std::string::npos, e.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(json_round_trip) {

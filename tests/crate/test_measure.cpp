@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/engine.hpp"
-#include "crate/measure.hpp"
-#include "crate/train.hpp"
+#include "crate/instruments/measure.hpp"
+#include "crate/train/loop.hpp"
 #include "datasets/idx.hpp"
 #include "ops/coding_rate.hpp"
 #include "ops/ops.hpp"

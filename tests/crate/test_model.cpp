@@ -3,7 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "autograd/engine.hpp"
-#include "crate/model.hpp"
+#include "crate/models/vision/classifier.hpp"
 #include "ops/ops.hpp"
 #include "ops/optim/adamw.hpp"
 #include "tensor/prim.hpp"
@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(forward_shapes_and_errors) {
     BOOST_TEST(std::string(e.what()).find("(B, 2, 8, 8)") != std::string::npos, e.what());
   }
   CrateConfig mc = small_config(DType::f32);
-  mc.pool = "mean";
+  mc.pool = Pool::mean;
   BOOST_TEST((CrateModel(mc).forward(x).shape() == Shape{3, 3}));
 }
 
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(trace_code_is_the_sparse_code) {
   (void)CrateModel(small_config(DType::f32)).forward(x, &trace);
   BOOST_TEST(trace[0].code.is_same(trace[0].output));
   CrateConfig c = small_config(DType::f32);
-  c.dictionary = "overcomplete";
+  c.dictionary = Dictionary::overcomplete;
   c.ista_residual = true;
   const CrateModel alpha(c);
   (void)alpha.forward(x, &trace);

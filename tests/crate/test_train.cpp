@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "crate/safetensors.hpp"
-#include "crate/train.hpp"
+#include "crate/io/safetensors.hpp"
+#include "crate/train/loop.hpp"
 #include "datasets/idx.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/files.hpp"

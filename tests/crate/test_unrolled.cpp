@@ -8,9 +8,9 @@
 #include <fstream>
 #include <string>
 
-#include "crate/optimize.hpp"
-#include "crate/subspace_fit.hpp"
-#include "crate/unrolled.hpp"
+#include "crate/instruments/optimize.hpp"
+#include "crate/instruments/subspace_fit.hpp"
+#include "crate/instruments/unrolled.hpp"
 #include "datasets/subspaces.hpp"
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"

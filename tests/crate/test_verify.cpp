@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "crate/verify.hpp"
+#include "crate/instruments/verify.hpp"
+#include "crate/models/registry.hpp"
 
 using namespace wb;
 using namespace wb::crate;
@@ -42,7 +43,7 @@ BOOST_AUTO_TEST_CASE(variant_blocks_are_checked_against_their_own_derivation) {
   // atoms, then the output dictionary; the independent computation agrees to rounding.
   CrateConfig c = named_config("crate-mini-28");
   c.dim = 12;
-  c.dictionary = "overcomplete";
+  c.dictionary = Dictionary::overcomplete;
   c.ista_residual = true;
   IstaProxOptions o = ista_options_for(c);
   o.tokens = 7;

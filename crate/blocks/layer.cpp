@@ -1,0 +1,36 @@
+#include "crate/blocks/layer.hpp"
+
+#include "ops/ops.hpp"
+
+namespace wb::crate {
+
+CrateLayer::CrateLayer(const BlockConfig& c, Generator& gen) : c_(c) {
+  ln1_ = &register_module("0.norm", std::make_shared<LayerNorm>(c.dim, c.ln_eps, c.dtype));
+  if (c.attention == AttentionKind::mssa)
+    mssa_ = &register_module("0.fn", std::make_shared<MSSA>(c, gen));
+  else
+    attn_ = &register_module("0.fn", std::make_shared<StandardAttention>(c, gen));
+  ln2_ = &register_module("1.norm", std::make_shared<LayerNorm>(c.dim, c.ln_eps, c.dtype));
+  if (c.mlp == MlpKind::ista)
+    ista_ = &register_module("1.fn", std::make_shared<ISTA>(c, gen));
+  else
+    mlp_ = &register_module("1.fn", std::make_shared<MLP>(c, gen));
+}
+
+Tensor CrateLayer::forward(const Tensor& z, LayerTrace* t) const {
+  const Tensor y = ln1_->forward(z);
+  Tensor qkv, maps;
+  const Tensor a = mssa_ != nullptr ? mssa_->forward(y, t ? &qkv : nullptr, t ? &maps : nullptr)
+                                    : attn_->forward(y, t ? &qkv : nullptr, t ? &maps : nullptr);
+  const Tensor z_half = z + a;
+  const Tensor x = ln2_->forward(z_half);
+  Tensor code;
+  const Tensor f = ista_ != nullptr ? ista_->forward(x, t ? &code : nullptr) : mlp_->forward(x);
+  const Tensor out = c_.residual_after_mlp() ? z_half + f : f;
+  if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, x, ista_ != nullptr ? code : f, out, maps};
+  return out;
+}
+
+Tensor CrateLayer::subspaces() const { return mssa_ != nullptr ? mssa_->subspaces() : attn_->subspaces(); }
+
+}  // namespace wb::crate

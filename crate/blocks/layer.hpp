@@ -1,0 +1,54 @@
+// One CRATE layer (crate-spec §1.2, pre-LN) and what a forward pass records of it:
+//   Z_half  = Z + MSSA(LN1(Z))                                  compression step
+//   Z^{l+1} = ISTA(LN2(Z_half))       (no residual, official)   sparsification step
+//           = Z_half + ISTA(LN2(Z_half))   with ista_residual (and always for the ViT MLP)
+// Parameter names follow the official `transformer.layers.{l}` entries: 0.norm, 0.fn (MSSA or
+// standard attention), 1.norm, 1.fn (ISTA or MLP). The instruments (measure, verify, the sparse rate
+// reduction objective) work on a stack of these layers and their traces, whatever model holds them.
+#pragma once
+
+#include "crate/blocks/attention.hpp"
+#include "crate/blocks/config.hpp"
+#include "crate/blocks/ista.hpp"
+#include "crate/blocks/mlp.hpp"
+#include "crate/blocks/mssa.hpp"
+#include "crate/nn/layer_norm.hpp"
+
+namespace wb::crate {
+
+// What a forward pass can record per layer (each a graph tensor, so losses on it backpropagate).
+struct LayerTrace {
+  Tensor input;  // Z^l
+  Tensor ln1;    // LN1(Z^l), the MSSA input
+  Tensor qkv;    // U LN1(Z^l), (B, N, H K): what the official measurement hooks (keys for ViT)
+  Tensor z_half; // Z^{l+1/2}
+  Tensor ln2;    // LN2(Z^{l+1/2}), the ISTA input
+  Tensor code;   // the sparse code: the ISTA block's output before any residual (the overcomplete
+                 // block's A2, (B, N, r D), not its dense A2 D1^T); for an MLP block its output
+  Tensor output; // Z^{l+1} (= code for the official CRATE, which has no residual around ISTA)
+  Tensor attention;  // (B, H, N, N) softmax maps
+};
+
+class CrateLayer : public Module {
+ public:
+  CrateLayer(const BlockConfig& c, Generator& gen);
+  Tensor forward(const Tensor& z, LayerTrace* trace = nullptr) const;
+  const BlockConfig& config() const { return c_; }
+  const MSSA* mssa() const { return mssa_; }  // null for standard attention
+  const ISTA* ista() const { return ista_; }  // null for the MLP
+  const LayerNorm& ln1() const { return *ln1_; }
+  // U^l as (H, K, D), a graph view of the parameter: MSSA's U, or the key projection of standard
+  // attention (the subspaces the official measurement uses for a ViT).
+  Tensor subspaces() const;
+
+ private:
+  BlockConfig c_;
+  LayerNorm* ln1_;
+  LayerNorm* ln2_;
+  MSSA* mssa_ = nullptr;
+  StandardAttention* attn_ = nullptr;
+  ISTA* ista_ = nullptr;
+  MLP* mlp_ = nullptr;
+};
+
+}  // namespace wb::crate

@@ -1,0 +1,71 @@
+// Layer-by-layer sparse rate reduction of a trained (or untrained) CRATE, as the paper plots it.
+//
+// For every layer l and every image, with U^l the layer's subspaces (the `qkv` weight as (K, p, d);
+// for standard attention, the key projection) and the official measurement convention of
+// crate-spec §3 (eps^2 = 0.01 passed as eps, each token's p-dim head projection normalized to unit
+// norm, n = N + 1 tokens including the class token; ops::kMeasurement):
+//   rc_in    R^c(LN1(Z^l) | U^l)       what the official hook measures (Q = U LN1(Z^l)), the paper's
+//                                      y-axis "R^c(Z^l) [SSA block]"
+//   rc_half  R^c(Z^{l+1/2} | U^l)      the quantity the paper's caption names (MSSA output)
+//   rc_out   R^c(Z^{l+1} | U^l)        compression of the layer output
+//   r_out    R(Z^{l+1})                coding rate of the layer output (unit-norm tokens)
+//   delta_r  r_out - rc_out            rate reduction of the layer output
+//   nonzero  ||A^l||_0 / (n d)         fraction of non-zeros of the ISTA block's output A^l (exact
+//                                      zeros; the paper plots this, lower is sparser). A^l = Z^{l+1}
+//                                      for the official CRATE; with a residual around ISTA (variants)
+//                                      it is the block's code, before the residual adds Z^{l+1/2}
+//   l1       ||A^l||_1 / (n d)         mean absolute entry of the code
+//   srr      rc_out + lambda ||Z^{l+1}||_1 - r_out   the sparse rate reduction objective a layer
+//                                      lowers (ops::sparse_rate_reduction; lambda from the config)
+// Each is reported as mean and standard deviation over the images.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "crate/models/vision/classifier.hpp"
+#include "datasets/loader.hpp"
+
+namespace wb::crate {
+
+// The quantities, in report order.
+const std::vector<std::string>& measure_quantities();
+
+struct Stat {
+  double mean = 0.0, std = 0.0;
+};
+struct LayerMeasure {
+  std::int64_t layer = 0;  // 1-based
+  std::map<std::string, Stat> values;
+};
+struct Measurement {
+  std::string label;  // e.g. the checkpoint path or "epoch 3"
+  std::int64_t images = 0;
+  std::vector<LayerMeasure> layers;
+};
+
+// Per-image values of every quantity for one batch of images: result[q][layer][image].
+std::map<std::string, std::vector<std::vector<double>>> measure_batch(const CrateModel& model, const Tensor& images);
+// Runs the model over one epoch of `loader` (evaluation mode, no graph) and reduces over images.
+Measurement measure(const CrateModel& model, data::Loader& loader, const std::string& label);
+
+// The differentiable per-layer objective for training (--srr-weight): the mean over layers and
+// images of ops::sparse_rate_reduction(Z^{l+1}, U^l, lambda, eps^2 = 0.01, measurement convention).
+Tensor srr_objective(const CrateModel& model, const std::vector<LayerTrace>& trace);
+
+nlohmann::json to_json(const Measurement& m);
+Measurement measurement_from_json(const nlohmann::json& j);
+// The measurements of a log with one JSON record per line (train --measure-every's
+// measurements.jsonl); throws std::runtime_error naming the file and line of a bad record, or the file
+// when it cannot be read.
+std::vector<Measurement> read_measurement_log(const std::string& path);
+// Writes <prefix>.csv (one row per checkpoint and layer), <prefix>.json and <prefix>.png (compression
+// and sparsity against layer, one curve per measurement, error bars = std over images).
+void write_measurements(const std::string& prefix, const std::vector<Measurement>& ms, bool plot = true);
+// Plain-text table of one measurement (what `whitebox measure` prints).
+std::string format_table(const Measurement& m);
+
+}  // namespace wb::crate
