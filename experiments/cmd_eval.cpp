@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "datasets/registry.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
@@ -28,7 +29,7 @@ void add_eval_command(CLI::App& app) {
   EvalFlags& f = *flags;
   auto* cmd = app.add_subcommand("eval", "test accuracy of a saved model");
   cmd->add_option("--checkpoint", f.checkpoint, "model.safetensors to evaluate")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--data", f.data, "dataset")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data", f.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
   cmd->add_option("--limit", f.limit, "evaluate only the first N test images")->check(NonNegative);
@@ -41,11 +42,11 @@ void add_eval_command(CLI::App& app) {
       throw std::invalid_argument("eval: configuration overrides need --model to name the base configuration");
     auto model = crate::load_model(f.checkpoint, f.model.name.empty() ? std::nullopt
                                                                       : std::optional<crate::CrateConfig>(f.model.resolve()));
-    auto test = std::make_shared<data::Dataset>(crate::load_named_dataset(f.data, f.data_dir, data::Split::test));
+    auto test = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
     if (f.limit > 0 && f.limit < test->size()) *test = test->subset(0, f.limit);
     data::LoaderOptions lo;
     lo.batch_size = f.batch_size;
-    lo.normalization = crate::named_normalization(f.data);
+    lo.normalization = data::dataset_info(f.data).normalization;
     data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
     const auto r = crate::evaluate(*model, loader);
     fmt::print("{} on {} test ({} images): accuracy {:.2f}%, loss {:.4f}\n", model->config().name, f.data, r.count,

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.hpp"
+#include "datasets/registry.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/io/safetensors.hpp"
 #include "crate/train/loop.hpp"
@@ -52,7 +53,7 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--checkpoint", f.checkpoint, "model.safetensors to run")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", f.out, "output .safetensors (images, logits, labels)")->required();
   auto* data = cmd->add_option("--data", f.data, "test images of this dataset (normalized as in training)")
-                   ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))
+                   ->check(CLI::IsMember(data::dataset_names()))
                    ->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--limit", f.limit, "the first N test images")->check(Positive)->capture_default_str();
@@ -82,7 +83,7 @@ void add_logits_command(CLI::App& app) {
       prim::normal_(images, 0.0, 1.0, gen);
       source = fmt::format("random N(0, 1), seed {}", f.seed);
     } else {
-      auto test = std::make_shared<data::Dataset>(crate::load_named_dataset(f.data, f.data_dir, data::Split::test));
+      auto test = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
       if (test->channels != c.channels || test->height != c.image_size || test->width != c.image_size)
         throw std::invalid_argument(fmt::format("logits: model '{}' expects {}x{}x{} images; {} test images are {}x{}x{}",
                                                 c.name, c.channels, c.image_size, c.image_size, f.data, test->channels,
@@ -90,7 +91,7 @@ void add_logits_command(CLI::App& app) {
       if (f.limit < test->size()) *test = test->subset(0, f.limit);
       data::LoaderOptions lo;
       lo.batch_size = test->size();
-      lo.normalization = crate::named_normalization(f.data);
+      lo.normalization = data::dataset_info(f.data).normalization;
       lo.prefetch = 0;
       data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
       const data::Batch b = loader.batch(0, 0);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "datasets/registry.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/instruments/measure.hpp"
 #include "crate/train/loop.hpp"
@@ -37,7 +38,7 @@ void add_measure_command(CLI::App& app) {
   log->excludes(ckpt);
   cmd->add_option("--label", f.labels, "curve label per checkpoint (default: the path)");
   cmd->add_flag("--init", f.init, "also measure the untrained model of the first checkpoint's configuration");
-  cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--limit", f.limit, "number of test images")->check(Positive)->capture_default_str();
   cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
@@ -59,11 +60,11 @@ void add_measure_command(CLI::App& app) {
     if (f.threads > 0) set_num_threads(f.threads);
     if (!f.labels.empty() && f.labels.size() != f.checkpoints.size())
       throw std::invalid_argument(fmt::format("measure: {} labels for {} checkpoints", f.labels.size(), f.checkpoints.size()));
-    auto test = std::make_shared<data::Dataset>(crate::load_named_dataset(f.data, f.data_dir, data::Split::test));
+    auto test = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
     if (f.limit < test->size()) *test = test->subset(0, f.limit);
     data::LoaderOptions lo;
     lo.batch_size = f.batch_size;
-    lo.normalization = crate::named_normalization(f.data);
+    lo.normalization = data::dataset_info(f.data).normalization;
     data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
     std::vector<crate::Measurement> ms;
     const auto config = f.model.empty() ? std::nullopt : std::optional<crate::CrateConfig>(crate::named_config(f.model));

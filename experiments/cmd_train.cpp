@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "datasets/registry.hpp"
 #include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
@@ -17,7 +18,7 @@ void add_train_command(CLI::App& app) {
   ModelFlags& model = *flags;
   auto* cmd = app.add_subcommand("train", "train a CRATE (or ViT) classifier; writes metrics, checkpoints and curves");
   model.add(*cmd);
-  cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", o.data_dir, "dataset directory (default: /usr/share/datasets/fashion-mnist)");
   cmd->add_option("--epochs", o.epochs, "training epochs")->check(Positive)->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size, "batch size")->check(Positive)->capture_default_str();

@@ -1,6 +1,7 @@
 // Ablation grids: the state of each run directory, running the runs (in this process or as child
 // processes). Parsing the grid file is in ablate_grid.cpp; summaries, tables and plots in
 // ablate_results.cpp.
+#include "datasets/registry.hpp"
 #include "crate/io/atomic_file.hpp"
 #include "crate/sweep/ablate.hpp"
 
@@ -181,11 +182,11 @@ namespace {
 void measure_final(const AblationRun& run, const AblationGrid& grid, std::int64_t step) {
   const TrainOptions& o = run.options;
   const fs::path dir(o.out_dir);
-  auto test = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::test));
+  auto test = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test));
   if (grid.measure_images < test->size()) *test = test->subset(0, grid.measure_images);
   data::LoaderOptions lo;
   lo.batch_size = 128;
-  lo.normalization = named_normalization(o.data);
+  lo.normalization = data::dataset_info(o.data).normalization;
   data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
   const auto model = load_model((dir / "model.safetensors").string());
   json j = to_json(measure(*model, loader, run.id));

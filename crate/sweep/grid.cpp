@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "crate/models/registry.hpp"
+#include "datasets/registry.hpp"
 #include "crate/train/loop.hpp"
 
 namespace wb::crate {
@@ -174,16 +175,6 @@ Section read_section(const json& s, const std::string& where, bool is_base) {
   return out;
 }
 
-// Image shape and classes of the named datasets, to refuse a mismatched model before any run starts.
-struct DataShape {
-  std::int64_t channels, size, classes;
-};
-DataShape data_shape(const std::string& name) {
-  if (name == "fashion-mnist" || name == "mnist") return {1, 28, 10};
-  if (name == "cifar10") return {3, 32, 10};
-  throw std::invalid_argument(fmt::format("'data' must be fashion-mnist, mnist or cifar10, got '{}'", name));
-}
-
 // The checks crate::train makes at its start, made here for every variant before anything runs.
 void check_options(const TrainOptions& o, const std::string& where) {
   auto bad = [&](const std::string& m) { throw std::invalid_argument(fmt::format("{}: {}", where, m)); };
@@ -202,18 +193,16 @@ void check_options(const TrainOptions& o, const std::string& where) {
       o.measure_every < 0 || o.measure_limit <= 0)
     bad("'train_limit', 'test_limit', 'threads', 'log_every', 'checkpoint_every' and 'measure_every' must be >= 0, "
         "'measure_limit' positive");
-  const DataShape d = [&] {
-    try {
-      return data_shape(o.data);
-    } catch (const std::invalid_argument& e) {
-      bad(e.what());
-      return DataShape{};
-    }
-  }();
+  const data::DatasetInfo* d = nullptr;
+  try {
+    d = &data::dataset_info(o.data);
+  } catch (const std::invalid_argument& e) {
+    bad(fmt::format("'data': {}", e.what()));
+  }
   const CrateConfig& c = o.model;
-  if (c.channels != d.channels || c.image_size != d.size || c.num_classes != d.classes)
+  if (c.channels != d->channels || c.image_size != d->image_size || c.num_classes != d->num_classes)
     bad(fmt::format("model expects {}x{}x{} images and {} classes; '{}' has {}x{}x{} and {}", c.channels, c.image_size,
-                    c.image_size, c.num_classes, o.data, d.channels, d.size, d.size, d.classes));
+                    c.image_size, c.num_classes, o.data, d->channels, d->image_size, d->image_size, d->num_classes));
 }
 
 TrainOptions resolve_options(const Section& base, const Section* variant, const std::string& name,

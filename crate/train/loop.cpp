@@ -18,8 +18,7 @@
 #include "crate/instruments/measure.hpp"
 #include "crate/report/plot.hpp"
 #include "crate/report/progress.hpp"
-#include "datasets/cifar.hpp"
-#include "datasets/idx.hpp"
+#include "datasets/registry.hpp"
 #include "ops/ops.hpp"
 #include "ops/optim/optim.hpp"
 #include "tensor/parallel.hpp"
@@ -30,27 +29,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // ---------------------------------------------------------------- data
-
-data::Dataset load_named_dataset(const std::string& name, const std::string& dir, data::Split split) {
-  if (name == "fashion-mnist") return dir.empty() ? data::load_fashion_mnist(split) : data::load_fashion_mnist(dir, split);
-  if (name == "mnist") {
-    if (dir.empty()) throw std::invalid_argument("--data mnist needs --data-dir (the directory of the MNIST IDX files)");
-    return data::load_mnist(dir, split);
-  }
-  if (name == "cifar10") {
-    if (dir.empty())
-      throw std::invalid_argument("--data cifar10 needs --data-dir (the directory of the CIFAR-10 binary batches)");
-    return data::load_cifar10(dir, split);
-  }
-  throw std::invalid_argument(fmt::format("unknown dataset '{}' (known: fashion-mnist, mnist, cifar10)", name));
-}
-
-data::Normalization named_normalization(const std::string& name) {
-  if (name == "fashion-mnist") return data::fashion_mnist_normalization();
-  if (name == "mnist") return data::mnist_normalization();
-  if (name == "cifar10") return data::cifar10_normalization();
-  throw std::invalid_argument(fmt::format("unknown dataset '{}'", name));
-}
 
 EvalResult evaluate(const CrateModel& model_in, data::Loader& loader, double label_smoothing) {
   auto& model = const_cast<CrateModel&>(model_in);  // evaluation mode is switched and restored
@@ -384,8 +362,8 @@ struct RunData {
 // Loads the named datasets (limited to train_limit / test_limit), checks them against the model's
 // input shape and class count, and builds the loaders.
 RunData open_data(const TrainOptions& o) {
-  auto train_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::train));
-  auto test_set = std::make_shared<data::Dataset>(load_named_dataset(o.data, o.data_dir, data::Split::test));
+  auto train_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::train));
+  auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test));
   if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
   if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
   const CrateConfig& mc = o.model;
@@ -398,7 +376,7 @@ RunData open_data(const TrainOptions& o) {
   data::LoaderOptions lo;
   lo.batch_size = o.batch_size;
   lo.seed = o.seed;
-  lo.normalization = named_normalization(o.data);
+  lo.normalization = data::dataset_info(o.data).normalization;
   lo.crop_padding = !o.augment ? 0 : o.crop_padding >= 0 ? o.crop_padding : (mc.image_size <= 28 ? 0 : 4);
   lo.horizontal_flip = o.augment && o.flip;
   RunData d;

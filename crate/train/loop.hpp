@@ -33,7 +33,7 @@ namespace wb::crate {
 
 struct TrainOptions {
   CrateConfig model = named_config("crate-mini-28");
-  std::string data = "fashion-mnist";  // fashion-mnist | mnist | cifar10
+  std::string data = "fashion-mnist";  // a name of datasets/registry.hpp
   std::string data_dir;                // default: the dataset's standard location
   std::int64_t epochs = 10;
   std::int64_t batch_size = 128;
@@ -85,9 +85,6 @@ struct TrainResult {
   bool interrupted = false;
 };
 
-// Loads a named dataset split ("fashion-mnist", "mnist", "cifar10"); dir "" = its default location.
-data::Dataset load_named_dataset(const std::string& name, const std::string& dir, data::Split split);
-data::Normalization named_normalization(const std::string& name);
 
 // Loss and accuracy of `model` over a loader's epoch 0, in evaluation mode, without recording a graph.
 EvalResult evaluate(const CrateModel& model, data::Loader& loader, double label_smoothing = 0.0);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "datasets/registry.hpp"
 #include "crate/sweep/ablate.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "datasets/idx.hpp"
@@ -233,7 +234,7 @@ BOOST_AUTO_TEST_CASE(bad_grids_are_refused_with_the_key_named) {
       {[](json& j) { j["variants"][1].erase("name"); }, "variants[1]: needs a \"name\""},
       {[](json& j) { j["variants"] = json::array(); }, "'variants' must be a non-empty array"},
       {[](json& j) { j["base"]["name"] = "x"; }, "base: 'name' belongs to a variant"},
-      {[](json& j) { j["base"]["data"] = "imagenet"; }, "'data' must be fashion-mnist, mnist or cifar10"},
+      {[](json& j) { j["base"]["data"] = "imagenet"; }, "'data': unknown dataset 'imagenet' (known: fashion-mnist, mnist, cifar10)"},
   };
   for (const auto& c : cases) {
     json j = tiny_grid("/tmp/x");
@@ -363,11 +364,11 @@ BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs) {
     loss.push_back(epochs.back()["test_loss"].get<double>());
     speed.push_back(mean({epochs[0]["images_per_second"].get<double>(), epochs[1]["images_per_second"].get<double>()}));
     // The last layer's compression and sparsity, measured again from model.safetensors.
-    auto test = std::make_shared<data::Dataset>(load_named_dataset("fashion-mnist", "", data::Split::test));
+    auto test = std::make_shared<data::Dataset>(data::load_dataset("fashion-mnist", "", data::Split::test));
     *test = test->subset(0, 24);
     data::LoaderOptions lo;
     lo.batch_size = 128;
-    lo.normalization = named_normalization("fashion-mnist");
+    lo.normalization = data::dataset_info("fashion-mnist").normalization;
     data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
     const Measurement m = measure(*load_model((dir / "model.safetensors").string()), loader, "again");
     BOOST_TEST(m.images == 24);
