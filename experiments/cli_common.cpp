@@ -1,5 +1,9 @@
 #include "experiments/cli_common.hpp"
 
+#include <fmt/format.h>
+
+#include "crate/io/checkpoint.hpp"
+
 namespace wb::cli {
 namespace {
 CLI::Validator sign_check(bool strict) {
@@ -81,6 +85,20 @@ crate::CrateConfig ModelFlags::resolve() const {
   if (any_override()) c.name += "+custom";
   c.validate();
   return c;
+}
+
+std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path, const ModelFlags& flags,
+                                                         const char* command) {
+  if (!flags.name.empty()) return crate::load_model(path, flags.resolve());
+  ModelFlags rest = flags;
+  rest.f64 = false;
+  if (rest.any_override())
+    throw std::invalid_argument(fmt::format("{}: configuration overrides need --model to name the base configuration "
+                                            "(only --f64 applies to the checkpoint's own configuration)",
+                                            command));
+  crate::CrateConfig c = crate::checkpoint_config(path);
+  if (flags.f64) c.dtype = DType::f64;
+  return crate::load_model(path, c);
 }
 
 }  // namespace wb::cli

@@ -2,12 +2,14 @@
 // overrides and variant switches) and the thread count.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "crate/models/registry.hpp"
+#include "crate/models/vision/classifier.hpp"
 
 namespace wb::cli {
 
@@ -36,5 +38,11 @@ struct ModelFlags {
   crate::CrateConfig resolve() const;
   bool any_override() const;
 };
+
+// The model of a checkpoint for eval, logits, measure and grads: without --model its configuration
+// comes from the file's metadata (--f64 may still switch it to float64; other overrides need --model
+// to name the base configuration); with --model, the named configuration and its overrides.
+std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path, const ModelFlags& flags,
+                                                         const char* command);
 
 }  // namespace wb::cli

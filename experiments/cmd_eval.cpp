@@ -1,11 +1,11 @@
-// `whitebox eval`: test accuracy and loss of a saved model (crate::load_model + crate::evaluate).
+// `whitebox eval`: test accuracy and loss of a saved model (crate::evaluate of the classification task).
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "datasets/registry.hpp"
-#include "crate/io/checkpoint.hpp"
-#include "crate/train/loop.hpp"
+#include "crate/train/evaluate.hpp"
+#include "crate/train/objectives/classification.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
 #include "tensor/parallel.hpp"
@@ -38,19 +38,16 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([flags] {
     EvalFlags& f = *flags;
     if (f.threads > 0) set_num_threads(f.threads);
-    if (f.model.name.empty() && f.model.any_override())
-      throw std::invalid_argument("eval: configuration overrides need --model to name the base configuration");
-    auto model = crate::load_model(f.checkpoint, f.model.name.empty() ? std::nullopt
-                                                                      : std::optional<crate::CrateConfig>(f.model.resolve()));
+    crate::ClassificationTask task(load_checkpoint_model(f.checkpoint, f.model, "eval"));
     auto test = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
     if (f.limit > 0 && f.limit < test->size()) *test = test->subset(0, f.limit);
     data::LoaderOptions lo;
     lo.batch_size = f.batch_size;
     lo.normalization = data::dataset_info(f.data).normalization;
     data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
-    const auto r = crate::evaluate(*model, loader);
-    fmt::print("{} on {} test ({} images): accuracy {:.2f}%, loss {:.4f}\n", model->config().name, f.data, r.count,
-               100 * r.accuracy, r.loss);
+    const auto r = crate::evaluate(task, loader);
+    fmt::print("{} on {} test ({} images): accuracy {:.2f}%, loss {:.4f}\n", task.name(), f.data, r.count,
+               100 * r.metric("accuracy"), r.loss);
   });
 }
 

@@ -66,12 +66,8 @@ void add_logits_command(CLI::App& app) {
   cmd->callback([flags] {
     LogitsFlags& f = *flags;
     if (f.threads > 0) set_num_threads(f.threads);
-    if (f.model.name.empty() && f.model.any_override())
-      throw std::invalid_argument("logits: configuration overrides need --model to name the base configuration");
-    auto model = crate::load_model(f.checkpoint, f.model.name.empty()
-                                                     ? std::nullopt
-                                                     : std::optional<crate::CrateConfig>(f.model.resolve()));
-    model->train(false);
+    auto model = load_checkpoint_model(f.checkpoint, f.model, "logits");
+    const crate::ModeGuard eval(*model, false);
     autograd::NoGradGuard ng;
     const crate::CrateConfig& c = model->config();
 

@@ -20,7 +20,7 @@ struct MeasureFlags {
   std::string data = "fashion-mnist", data_dir, out = "measure";
   std::string model;  // for files without whitebox metadata
   std::int64_t limit = 512, batch_size = 128;
-  bool init = false, plot = true;
+  bool init = false, plot = true, f64 = false;
   int threads = 0;
 };
 }  // namespace
@@ -44,6 +44,7 @@ void add_measure_command(CLI::App& app) {
   cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
   cmd->add_option("--out", f.out, "output prefix: <out>.csv, <out>.json, <out>.png")->capture_default_str();
   cmd->add_option("--model", f.model, "configuration for weights without whitebox metadata");
+  cmd->add_flag("--f64", f.f64, "measure in float64 (the checkpoint's configuration, cast)");
   cmd->add_flag("!--no-plot", f.plot, "do not write the PNG");
   cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
   cmd->callback([flags] {
@@ -67,8 +68,10 @@ void add_measure_command(CLI::App& app) {
     lo.normalization = data::dataset_info(f.data).normalization;
     data::Loader loader(std::shared_ptr<const data::Dataset>(test), data::eval_options(lo));
     std::vector<crate::Measurement> ms;
-    const auto config = f.model.empty() ? std::nullopt : std::optional<crate::CrateConfig>(crate::named_config(f.model));
     for (std::size_t i = 0; i < f.checkpoints.size(); ++i) {
+      crate::CrateConfig config =
+          f.model.empty() ? crate::checkpoint_config(f.checkpoints[i]) : crate::named_config(f.model);
+      if (f.f64) config.dtype = DType::f64;
       const auto model = crate::load_model(f.checkpoints[i], config);
       if (i == 0 && f.init) {
         const crate::CrateModel fresh(model->config());

@@ -1,5 +1,5 @@
-// `whitebox train`: crate::train with every option as a flag (crate/train.hpp documents the run
-// directory it writes).
+// `whitebox train`: crate::train with every option as a flag (crate/train/loop.hpp documents the
+// run directory it writes).
 #include <memory>
 
 #include <fmt/format.h>
@@ -46,6 +46,12 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--measure-every", o.measure_every, "measure per-layer R^c and sparsity at init and every N epochs")->check(NonNegative);
   cmd->add_option("--measure-limit", o.measure_limit, "test images per measurement")->check(Positive)->capture_default_str();
   cmd->add_option("--srr-weight", o.srr_weight, "add w * (mean per-layer sparse rate reduction) to the loss")->check(NonNegative);
+  cmd->add_option("--init-from", o.init_from, "start from this model.safetensors' weights (fine-tuning)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--init-partial", o.init_partial,
+                "with --init-from: load the tensors that match by name and shape, list the rest");
+  cmd->add_option("--freeze", o.freeze,
+                  "hold parameters matching this glob fixed, e.g. 'transformer.*' for a linear probe (repeatable)");
   cmd->add_flag("!--no-plot", o.plot, "do not write curves.png");
   cmd->add_flag("!--quiet", o.progress, "no progress output");
   cmd->callback([opts, flags] {
@@ -56,7 +62,7 @@ void add_train_command(CLI::App& app) {
     if (!r.epochs.empty()) {
       const auto& e = r.epochs.back();
       fmt::print("{}: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.model.name, e.epoch,
-                 100 * e.test_accuracy, e.test_loss, r.model_path);
+                 100 * e.test_accuracy(), e.test_loss, r.model_path);
     }
     if (r.interrupted) throw CLI::RuntimeError(130);
   });

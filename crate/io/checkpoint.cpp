@@ -19,12 +19,22 @@ void save_model(const std::string& path, const CrateModel& model, std::map<std::
   write_safetensors(path, tensors, metadata);
 }
 
-void load_weights(CrateModel& model, const SafeTensors& file, const std::string& path) {
+namespace {
+std::string problem_list(const std::string& head, const std::vector<std::string>& problems) {
+  std::string msg = head;
+  for (std::size_t i = 0; i < problems.size() && i < 12; ++i) msg += "\n  " + problems[i];
+  if (problems.size() > 12) msg += fmt::format("\n  ... and {} more", problems.size() - 12);
+  return msg;
+}
+}  // namespace
+
+LoadReport load_weights(Module& model, const std::string& what, const SafeTensors& file, const std::string& path,
+                        LoadMode mode) {
   std::map<std::string, const Tensor*> have;
   for (const auto& [name, t] : file.tensors) have[name] = &t;
   std::vector<std::string> problems;
-  const auto params = model.named_parameters();
-  for (const auto& [name, p] : params) {
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  for (const auto& [name, p] : model.named_parameters()) {
     auto it = have.find(name);
     if (it == have.end()) {
       problems.push_back(fmt::format("missing '{}' {}", name, shape_str(p.shape())));
@@ -33,38 +43,48 @@ void load_weights(CrateModel& model, const SafeTensors& file, const std::string&
     if (it->second->shape() != p.shape())
       problems.push_back(fmt::format("'{}' is {} in the file, the model needs {}", name, shape_str(it->second->shape()),
                                      shape_str(p.shape())));
+    else
+      copies.emplace_back(p, it->second);
     have.erase(it);
   }
   for (const auto& [name, t] : have) problems.push_back(fmt::format("unexpected '{}' {}", name, shape_str(t->shape())));
-  if (!problems.empty()) {
-    std::string msg = fmt::format("{}: does not match model '{}' ({} problem{}):", path, model.config().name,
-                                  problems.size(), problems.size() == 1 ? "" : "s");
-    for (std::size_t i = 0; i < problems.size() && i < 12; ++i) msg += "\n  " + problems[i];
-    if (problems.size() > 12) msg += fmt::format("\n  ... and {} more", problems.size() - 12);
-    throw std::runtime_error(msg);
-  }
+  if (mode == LoadMode::strict && !problems.empty())
+    throw std::runtime_error(problem_list(fmt::format("{}: does not match model '{}' ({} problem{}):", path, what,
+                                                      problems.size(), problems.size() == 1 ? "" : "s"),
+                                          problems));
+  if (mode == LoadMode::partial && copies.empty())
+    throw std::runtime_error(problem_list(
+        fmt::format("{}: no tensor matches model '{}' by name and shape ({} problems):", path, what, problems.size()),
+        problems));
   autograd::NoGradGuard ng;
-  for (const auto& [name, p] : params) prim::copy_(p, *file.find(name));
+  for (const auto& [p, src] : copies) prim::copy_(p, *src);
+  return {static_cast<std::int64_t>(copies.size()), std::move(problems)};
 }
+
+LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::string& path, LoadMode mode) {
+  return load_weights(model, model.config().name, file, path, mode);
+}
+
+namespace {
+CrateConfig config_in(const SafeTensors& file, const std::string& path) {
+  auto it = file.metadata.find("whitebox.config");
+  if (it == file.metadata.end())
+    throw std::runtime_error(fmt::format("{}: no 'whitebox.config' metadata; name the model configuration "
+                                         "(e.g. --model crate-small) to load weights saved by another program",
+                                         path));
+  try {
+    return config_from_json(nlohmann::json::parse(it->second));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: bad 'whitebox.config' metadata: {}", path, e.what()));
+  }
+}
+}  // namespace
+
+CrateConfig checkpoint_config(const std::string& path) { return config_in(read_safetensors(path), path); }
 
 std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config) {
   const SafeTensors file = read_safetensors(path);
-  CrateConfig c;
-  if (config) {
-    c = *config;
-  } else {
-    auto it = file.metadata.find("whitebox.config");
-    if (it == file.metadata.end())
-      throw std::runtime_error(fmt::format("{}: no 'whitebox.config' metadata; name the model configuration "
-                                           "(e.g. --model crate-small) to load weights saved by another program",
-                                           path));
-    try {
-      c = config_from_json(nlohmann::json::parse(it->second));
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{}: bad 'whitebox.config' metadata: {}", path, e.what()));
-    }
-  }
-  auto model = std::make_unique<CrateModel>(c);
+  auto model = std::make_unique<CrateModel>(config ? *config : config_in(file, path));
   load_weights(*model, file, path);
   return model;
 }

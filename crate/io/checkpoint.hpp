@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crate/models/vision/config.hpp"
 #include "crate/models/vision/classifier.hpp"
@@ -20,9 +21,24 @@
 namespace wb::crate {
 
 void save_model(const std::string& path, const CrateModel& model, std::map<std::string, std::string> metadata = {});
-// Copies the weights of `file` (read from `path`, for messages) into `model`; throws naming every
-// missing, unexpected or mis-shaped tensor.
-void load_weights(CrateModel& model, const SafeTensors& file, const std::string& path);
+
+// strict: every parameter present with its shape and nothing unexpected; partial: the tensors whose
+// name and shape match are loaded and the rest are listed (at least one must load).
+enum class LoadMode { strict, partial };
+struct LoadReport {
+  std::int64_t loaded = 0;
+  std::vector<std::string> skipped;  // "missing 'x' (64)", "unexpected 'y'", "'z' is (3) in the file, ..."
+};
+// Copies the weights of `file` (read from `path`, for messages) into any module tree (`what` names
+// the model in messages). strict throws std::runtime_error naming every missing, unexpected or
+// mis-shaped tensor (the first 12, then a count); so does partial when nothing matches.
+LoadReport load_weights(Module& model, const std::string& what, const SafeTensors& file, const std::string& path,
+                        LoadMode mode = LoadMode::strict);
+LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::string& path,
+                        LoadMode mode = LoadMode::strict);
+// The configuration in a model file's "whitebox.config" metadata; throws std::runtime_error naming the
+// file when it has none (weights saved by another program) or it does not parse.
+CrateConfig checkpoint_config(const std::string& path);
 // Reads a model file; its config comes from the file's metadata, or from `config` when given (which
 // wins, e.g. for weights converted from PyTorch).
 std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {});

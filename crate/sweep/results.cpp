@@ -58,7 +58,7 @@ RunSummary read_run(const AblationRun& run) {
   s.seed = run.seed;
   s.epochs = read_epochs(dir / "metrics.jsonl", run.options.epochs);
   const EpochRecord& last = s.epochs.back();
-  s.test_accuracy = last.test_accuracy;
+  s.test_accuracy = last.test_accuracy();
   s.test_loss = last.test_loss;
   for (const auto& e : s.epochs) {
     s.images_per_second += e.images_per_second / static_cast<double>(s.epochs.size());
@@ -169,15 +169,15 @@ std::vector<VariantSummary> summarize(const AblationGrid& grid) {
     }
     s.rc_last = mean_std(rc);
     s.nonzero_last = mean_std(nz);
-    auto epoch_values = [](double EpochRecord::*field) {
+    auto epoch_values = [](auto field) {
       return [field](const RunSummary& r) {
         std::vector<double> x;
-        for (const auto& e : r.epochs) x.push_back(e.*field);
+        for (const auto& e : r.epochs) x.push_back(field(e));
         return x;
       };
     };
-    s.test_accuracy_by_epoch = by_index(s.runs, epoch_values(&EpochRecord::test_accuracy));
-    s.train_loss_by_epoch = by_index(s.runs, epoch_values(&EpochRecord::train_loss));
+    s.test_accuracy_by_epoch = by_index(s.runs, epoch_values([](const EpochRecord& e) { return e.test_accuracy(); }));
+    s.train_loss_by_epoch = by_index(s.runs, epoch_values([](const EpochRecord& e) { return e.train_loss; }));
     s.rc_by_layer = by_index(s.runs, [](const RunSummary& r) { return r.rc_in; });
     s.nonzero_by_layer = by_index(s.runs, [](const RunSummary& r) { return r.nonzero; });
     out.push_back(std::move(s));

@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_for_bit) {
   const auto rest = train(second);
   BOOST_TEST(rest.epochs.size() == 2u);
   BOOST_TEST(read_bytes(dir / "full/model.safetensors") == read_bytes(dir / "split/model.safetensors"));
-  BOOST_TEST(full.epochs.back().test_accuracy == rest.epochs.back().test_accuracy);
+  BOOST_TEST(full.epochs.back().test_accuracy() == rest.epochs.back().test_accuracy());
   BOOST_TEST(full.epochs.back().train_loss == rest.epochs.back().train_loss);
   BOOST_TEST(epoch_lines(dir / "full/metrics.jsonl") == epoch_lines(dir / "split/metrics.jsonl"));
 }
@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals) {
   for (const char* f : {"options.json", "metrics.jsonl", "model.safetensors", "train_state.safetensors"})
     BOOST_TEST(fs::exists(dir / ("r/" + std::string(f))), f);
   BOOST_TEST(r.epochs.size() == 1u);
-  BOOST_TEST((r.epochs[0].test_accuracy >= 0.0 && r.epochs[0].test_accuracy <= 1.0));
+  BOOST_TEST((r.epochs[0].test_accuracy() >= 0.0 && r.epochs[0].test_accuracy() <= 1.0));
   // An existing run is not overwritten without --resume.
   BOOST_CHECK_THROW(train(o), std::invalid_argument);
   // Resuming with different training options is refused.

@@ -1,0 +1,104 @@
+#include "crate/train/options.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace wb::crate {
+using nlohmann::json;
+
+json to_json(const TrainOptions& o) {
+  return {{"model", to_json(o.model)},
+          {"data", o.data},
+          {"data_dir", o.data_dir},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"optimizer", o.optimizer},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"min_lr", o.min_lr},
+          {"warmup_epochs", o.warmup_epochs},
+          {"label_smoothing", o.label_smoothing},
+          {"clip_grad", o.clip_grad},
+          {"momentum", o.momentum},
+          {"augment", o.augment},
+          {"crop_padding", o.crop_padding},
+          {"flip", o.flip},
+          {"seed", o.seed},
+          {"threads", o.threads},
+          {"train_limit", o.train_limit},
+          {"test_limit", o.test_limit},
+          {"out_dir", o.out_dir},
+          {"measure_every", o.measure_every},
+          {"measure_limit", o.measure_limit},
+          {"srr_weight", o.srr_weight},
+          {"init_from", o.init_from},
+          {"init_partial", o.init_partial},
+          {"freeze", o.freeze}};
+}
+
+TrainOptions train_options_from_json(const json& j) {
+  TrainOptions o;
+  auto get = [&](const char* key, auto& field) {
+    if (j.contains(key)) j.at(key).get_to(field);
+  };
+  if (j.contains("model")) o.model = config_from_json(j.at("model"));
+  get("data", o.data);
+  get("data_dir", o.data_dir);
+  get("epochs", o.epochs);
+  get("batch_size", o.batch_size);
+  get("optimizer", o.optimizer);
+  get("lr", o.lr);
+  get("weight_decay", o.weight_decay);
+  get("min_lr", o.min_lr);
+  get("warmup_epochs", o.warmup_epochs);
+  get("label_smoothing", o.label_smoothing);
+  get("clip_grad", o.clip_grad);
+  get("momentum", o.momentum);
+  get("augment", o.augment);
+  get("crop_padding", o.crop_padding);
+  get("flip", o.flip);
+  get("seed", o.seed);
+  get("threads", o.threads);
+  get("train_limit", o.train_limit);
+  get("test_limit", o.test_limit);
+  get("out_dir", o.out_dir);
+  get("measure_every", o.measure_every);
+  get("measure_limit", o.measure_limit);
+  get("srr_weight", o.srr_weight);
+  get("init_from", o.init_from);
+  get("init_partial", o.init_partial);
+  get("freeze", o.freeze);
+  return o;
+}
+
+void validate(const TrainOptions& o) {
+  auto bad = [](const std::string& m) { throw std::invalid_argument("train: " + m); };
+  if (o.epochs <= 0) bad(fmt::format("--epochs must be positive, got {}", o.epochs));
+  if (o.batch_size <= 0) bad(fmt::format("--batch-size must be positive, got {}", o.batch_size));
+  if (!(o.lr > 0)) bad(fmt::format("--lr must be positive, got {}", o.lr));
+  if (o.weight_decay < 0) bad(fmt::format("--weight-decay must be >= 0, got {}", o.weight_decay));
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1) bad(fmt::format("--label-smoothing must be in [0, 1), got {}", o.label_smoothing));
+  if (o.clip_grad < 0) bad(fmt::format("--clip-grad must be >= 0, got {}", o.clip_grad));
+  if (o.warmup_epochs < 0 || o.warmup_epochs > o.epochs) bad(fmt::format("--warmup-epochs must be in [0, epochs], got {}", o.warmup_epochs));
+  if (o.optimizer != "adamw" && o.optimizer != "lion" && o.optimizer != "sgd")
+    bad(fmt::format("--optimizer must be adamw, lion or sgd, got '{}'", o.optimizer));
+  if (o.out_dir.empty()) bad("--out must name a directory");
+  if (o.measure_every < 0 || o.measure_limit <= 0) bad("--measure-every must be >= 0 and --measure-limit positive");
+  if (!(o.srr_weight >= 0)) bad(fmt::format("--srr-weight must be >= 0, got {}", o.srr_weight));
+  if (o.init_partial && o.init_from.empty()) bad("--init-partial needs --init-from");
+  o.model.validate();
+}
+
+json trajectory_fields(const TrainOptions& o) {
+  json j = to_json(o);
+  j.erase("out_dir");
+  j.erase("threads");
+  j.erase("data_dir");
+  j.erase("measure_every");
+  j.erase("measure_limit");
+  return j;
+}
+
+}  // namespace wb::crate
