@@ -15,5 +15,6 @@ void add_ablate_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 void add_optimize_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
+void add_grads_command(CLI::App& app);
 
 }  // namespace wb::cli

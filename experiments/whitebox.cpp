@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   wb::cli::add_verify_command(app);
   wb::cli::add_optimize_command(app);
   wb::cli::add_logits_command(app);
+  wb::cli::add_grads_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -36,10 +36,12 @@ std::vector<std::string> match_parameters(const NamedTensors& params, const std:
     bool any = false;
     for (const auto& [name, t] : params)
       if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) hit.insert(name), any = true;
-    if (!any)
-      throw std::invalid_argument(fmt::format(
-          "train --freeze '{}': no parameter matches (names look like '{}'; `whitebox grads` lists them all)", pattern,
-          params.empty() ? std::string("?") : params.front().first));
+    if (!any) {
+      std::string names;
+      for (std::size_t i = 0; i < params.size() && i < 6; ++i) names += (i ? ", " : "") + params[i].first;
+      throw std::invalid_argument(fmt::format("train --freeze '{}': no parameter matches (the model's {} parameters: {}{})",
+                                              pattern, params.size(), names, params.size() > 6 ? ", ..." : ""));
+    }
   }
   std::vector<std::string> out;
   for (const auto& [name, t] : params)
