@@ -2,7 +2,10 @@
 """Fails the build when a source file includes a header from a layer it must not depend on.
 
 Layers depend one way: tensor <- autograd <- ops <- crate; datasets depends on tensor only;
-experiments, tests and bench may use everything. Usage: check_layers.py SOURCE_ROOT OUTPUT_HEADER
+experiments, tests and bench may use everything. Inside crate/, the sub-layers depend one way too:
+nn <- blocks <- models <- io <- instruments <- train <- sweep, and report/ (plots, progress) uses
+nothing else in crate/ while every sub-layer may use it. No source file sits at the top of crate/.
+Usage: check_layers.py SOURCE_ROOT OUTPUT_HEADER
 """
 import pathlib
 import re
@@ -16,20 +19,40 @@ ALLOWED = {
     "crate": {"tensor", "autograd", "ops", "datasets", "crate"},
 }
 LAYERS = set(ALLOWED) | {"experiments"}
+CRATE_ORDER = ["nn", "blocks", "models", "io", "instruments", "train", "sweep"]
+CRATE_ALLOWED = {sub: set(CRATE_ORDER[: i + 1]) | {"report"} for i, sub in enumerate(CRATE_ORDER)}
+CRATE_ALLOWED["report"] = {"report"}
+SOURCES = {".hpp", ".cpp", ".h", ".cu", ".cuh"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"/]+)/')
+CRATE_INCLUDE = re.compile(r'^\s*#\s*include\s*"crate/([^"/]+)/')
 
 
 def check(root: pathlib.Path) -> list[str]:
     errors = []
     for layer, allowed in ALLOWED.items():
         for path in sorted((root / layer).rglob("*")):
-            if path.suffix not in {".hpp", ".cpp", ".h", ".cu", ".cuh"}:
+            if path.suffix not in SOURCES:
+                continue
+            rel = path.relative_to(root)
+            sub = rel.parts[1] if layer == "crate" and len(rel.parts) > 2 else None
+            if layer == "crate" and sub is None:
+                errors.append(f"{rel}:1: no source file belongs at the top of crate/ "
+                              f"(put it in one of {', '.join(CRATE_ORDER + ['report'])}/)")
+                continue
+            if sub is not None and sub not in CRATE_ALLOWED:
+                errors.append(f"{rel}:1: crate/{sub}/ is not a crate sub-layer "
+                              f"({', '.join(CRATE_ORDER + ['report'])})")
                 continue
             for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
                 m = INCLUDE.match(line)
                 if m and m.group(1) in LAYERS and m.group(1) not in allowed:
-                    errors.append(f"{path.relative_to(root)}:{lineno}: layer '{layer}' must not include "
+                    errors.append(f"{rel}:{lineno}: layer '{layer}' must not include "
                                   f"'{m.group(1)}/' (allowed: {', '.join(sorted(allowed))})")
+                c = CRATE_INCLUDE.match(line) if sub is not None else None
+                if c and c.group(1) not in CRATE_ALLOWED[sub]:
+                    ok = [s for s in CRATE_ORDER + ["report"] if s in CRATE_ALLOWED[sub]]
+                    errors.append(f"{rel}:{lineno}: crate/{sub}/ must not include 'crate/{c.group(1)}/' "
+                                  f"(allowed: {', '.join(ok)})")
     return errors
 
 
