@@ -1,7 +1,7 @@
 // Synthetic mixture of subspaces: the data model behind the coding-rate objective of CRATE.
 //
 // K random p-dimensional subspaces of R^d (the letters of the CRATE papers; in model code K subspaces
-// are the H heads and p is the head width K), each with an orthonormal basis U_k (d x p, U_k^T U_k = I_p,
+// are the K heads and p is the head width), each with an orthonormal basis U_k (d x p, U_k^T U_k = I_p,
 // from a Gaussian matrix orthonormalized by modified Gram-Schmidt, run twice, in double). Token n has
 // a membership label l_n in [0, K) and is drawn on its subspace:
 //   clean_n  = U_{l_n} c_n,                 c_n in R^p

@@ -12,7 +12,7 @@ StandardAttention::StandardAttention(const BlockConfig& c, Generator& gen) : c_(
 }
 
 Tensor StandardAttention::forward(const Tensor& y, Tensor* qkv_out, Tensor* maps) const {
-  const Tensor qkv = qkv_->forward(y);  // (B, N, 3 H K)
+  const Tensor qkv = qkv_->forward(y);  // (B, n, 3 K p)
   const std::int64_t inner = c_.inner_dim();
   const Tensor q = ops::slice(qkv, 2, 0, inner);
   const Tensor k = ops::slice(qkv, 2, inner, 2 * inner);

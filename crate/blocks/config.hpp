@@ -38,9 +38,9 @@ E enum_from_name(const std::string& name, const char* field) {
 }
 
 struct BlockConfig {
-  std::int64_t dim = 384;       // D
-  std::int64_t heads = 6;       // H
-  std::int64_t dim_head = 64;   // K (p in the papers; H * K = D in every released configuration)
+  std::int64_t dim = 384;       // d
+  std::int64_t heads = 6;       // K (heads, the subspaces U_1..U_K)
+  std::int64_t dim_head = 64;   // p (K * p = d in every released configuration)
   // ISTA
   double eta = 0.1;     // step size (`step_size` / `ista` in the official code)
   double lambda = 0.1;  // sparsity weight (`lambd`)
@@ -59,7 +59,7 @@ struct BlockConfig {
   Dictionary dictionary = Dictionary::complete;
   std::int64_t overcomplete_ratio = 4;
 
-  std::int64_t inner_dim() const { return heads * dim_head; }  // H K
+  std::int64_t inner_dim() const { return heads * dim_head; }  // K p
   // The layer adds its input back after the sparsification step (always for the ViT MLP).
   bool residual_after_mlp() const { return ista_residual || mlp == MlpKind::mlp; }
   // Throws std::invalid_argument("config '<name>': ...") naming the first inconsistent field.

@@ -1,4 +1,4 @@
-// ISTA, the CRATE sparsification step (crate-spec §1.2, §2.4). Input: X = LN2(Z_half), (B, N, D).
+// ISTA, the CRATE sparsification step (crate-spec §1.2, §2.4). Input: X = LN2(Z_half), (B, n, d).
 //
 // Complete dictionary D (d x d, the official `fn.weight`), one proximal-gradient step on the
 // nonnegative LASSO  lambda ||A||_1 + 1/2 ||X - A D^T||^2  (row form) warm-started at A = X:
@@ -23,7 +23,7 @@ class ISTA : public Module {
  public:
   ISTA(const BlockConfig& c, Generator& gen);
   // `code`, when given, receives the sparse code: the output itself for the complete dictionary, A2
-  // (B, N, r D) for the overcomplete one (its output A2 D1^T is dense).
+  // (B, n, r d) for the overcomplete one (its output A2 D1^T is dense).
   Tensor forward(const Tensor& x, Tensor* code = nullptr) const;
   const Tensor& dictionary() const { return *d_; }
   // The decoupled output dictionary D1 of the overcomplete variant (undefined otherwise).

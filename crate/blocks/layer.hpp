@@ -20,13 +20,13 @@ namespace wb::crate {
 struct LayerTrace {
   Tensor input;  // Z^l
   Tensor ln1;    // LN1(Z^l), the MSSA input
-  Tensor qkv;    // U LN1(Z^l), (B, N, H K): what the official measurement hooks (keys for ViT)
+  Tensor qkv;    // U LN1(Z^l), (B, n, K p): what the official measurement hooks (keys for ViT)
   Tensor z_half; // Z^{l+1/2}
   Tensor ln2;    // LN2(Z^{l+1/2}), the ISTA input
   Tensor code;   // the sparse code: the ISTA block's output before any residual (the overcomplete
-                 // block's A2, (B, N, r D), not its dense A2 D1^T); for an MLP block its output
+                 // block's A2, (B, n, r d), not its dense A2 D1^T); for an MLP block its output
   Tensor output; // Z^{l+1} (= code for the official CRATE, which has no residual around ISTA)
-  Tensor attention;  // (B, H, N, N) softmax maps
+  Tensor attention;  // (B, K, n, n) softmax maps
 };
 
 class CrateLayer : public Module {
@@ -37,7 +37,7 @@ class CrateLayer : public Module {
   const MSSA* mssa() const { return mssa_; }  // null for standard attention
   const ISTA* ista() const { return ista_; }  // null for the MLP
   const LayerNorm& ln1() const { return *ln1_; }
-  // U^l as (H, K, D), a graph view of the parameter: MSSA's U, or the key projection of standard
+  // U^l as (K, p, d), a graph view of the parameter: MSSA's U, or the key projection of standard
   // attention (the subspaces the official measurement uses for a ViT).
   Tensor subspaces() const;
 

@@ -31,7 +31,7 @@ MSSA::MSSA(const BlockConfig& c, Generator& gen) : c_(c) {
 }
 
 Tensor MSSA::forward(const Tensor& y, Tensor* qkv_out, Tensor* maps) const {
-  const Tensor qkv = qkv_->forward(y);  // (B, N, H K)
+  const Tensor qkv = qkv_->forward(y);  // (B, n, K p)
   if (qkv_out != nullptr) *qkv_out = qkv;
   const Tensor h = ops::tied_attention(qkv, c_.heads, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps);
   if (c_.output_map == OutputMap::paper) {

@@ -1,9 +1,9 @@
-// MSSA, the CRATE compression step (crate-spec §1.2). Input: the LayerNorm'd tokens Y (B, N, D);
-// output (B, N, D). One projection U (`qkv`, no bias) is used as query, key AND value:
-//   Q = Y U^T  split into heads Q_h (B, H, N, K);  A_h = softmax_row(Q_h Q_h^T / sqrt(K));  O_h = A_h Q_h
-//   out = concat_h(O_h) W_o^T + b_o       (`to_out.0`; absent when H = 1 and K = D, as the official code)
+// MSSA, the CRATE compression step (crate-spec §1.2). Input: the LayerNorm'd tokens Y (B, n, d);
+// output (B, n, d). One projection U (`qkv`, no bias) is used as query, key AND value:
+//   Q = Y U^T  split into heads Q_k (B, K, n, p);  A_k = softmax_row(Q_k Q_k^T / sqrt(p));  O_k = A_k Q_k
+//   out = concat_k(O_k) W_o^T + b_o       (`to_out.0`; absent when K = 1 and p = d, as the official code)
 // With output_map paper the free W_o is replaced by the paper's map, U itself scaled by
-// K / (N eps^2) (spec §1.6, §2.3): out = (K / (N eps^2)) concat_h(O_h) U.
+// p / (n eps^2) (spec §1.6, §2.3): out = (p / (n eps^2)) concat_k(O_k) U.
 // The block runs the fused ops::tied_attention (whose backward sums the three uses of Q, with the
 // symmetric (dS + dS^T) term of spec §1.7); attend/split_heads/merge_heads below are the same math as
 // plain composed ops, kept as the readable reference the tests compare against.
@@ -14,9 +14,9 @@
 
 namespace wb::crate {
 
-// Reference composition: softmax(q k^T * scale) v for (B, H, N, K) heads (maps returned when asked).
+// Reference composition: softmax(q k^T * scale) v for (B, K, n, p) heads (maps returned when asked).
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* maps = nullptr);
-// (B, N, H K) <-> (B, H, N, K)
+// (B, n, K p) <-> (B, K, n, p)
 Tensor split_heads(const Tensor& x, std::int64_t heads);
 Tensor merge_heads(const Tensor& x);
 
@@ -25,8 +25,8 @@ class MSSA : public Module {
   MSSA(const BlockConfig& c, Generator& gen);
   // y: LN1(Z). qkv_out (optional) receives U y, the features the official measurement hooks.
   Tensor forward(const Tensor& y, Tensor* qkv_out = nullptr, Tensor* maps = nullptr) const;
-  const Tensor& U() const { return qkv_->weight(); }  // (H K, D); rows h K .. h K + K - 1 are head h
-  // U as the subspaces of the coding rate R^c, (H, K, D) (a graph view of the parameter).
+  const Tensor& U() const { return qkv_->weight(); }  // (K p, d); rows k p .. k p + p - 1 are head k
+  // U as the subspaces of the coding rate R^c, (K, p, d) (a graph view of the parameter).
   Tensor subspaces() const;
 
  private:

@@ -1,5 +1,5 @@
-// Embedding: a lookup table of V rows of width D (PyTorch's nn.Embedding, parameter "weight" (V, D),
-// init N(0, 1)). forward(ids) takes i64 ids of any shape S and returns (S..., D); the gradient of a
+// Embedding: a lookup table of V rows of width d (PyTorch's nn.Embedding, parameter "weight" (V, d),
+// init N(0, 1)). forward(ids) takes i64 ids of any shape S and returns (S..., d); the gradient of a
 // row is the sum of the gradients at every position that looked it up (ops::index_select's backward).
 // An id outside [0, V) throws naming the id and V.
 #pragma once

@@ -1,4 +1,4 @@
-// LayerNorm over the last axis (width D) with affine weight (init 1) and bias (init 0), PyTorch's
+// LayerNorm over the last axis (width d) with affine weight (init 1) and bias (init 0), PyTorch's
 // nn.LayerNorm: y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance).
 #pragma once
 

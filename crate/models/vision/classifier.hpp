@@ -1,6 +1,6 @@
 // The CRATE image classifier (crate-spec §1), and the ViT baseline through the same config.
 //
-//   Z^1    = [z_cls; PatchEmbedding(x)] + E_pos                  (B, n, D), n = N + 1
+//   Z^1    = [z_cls; PatchEmbedding(x)] + E_pos                  (B, n, d), n = N + 1
 //   layer l: CrateLayer (blocks/layer.hpp), MSSA then ISTA, pre-LN
 //   logits = W_h LN_h(z_cls) + b_h       (pool "mean": the mean of all n tokens)
 //
@@ -29,7 +29,7 @@ class CrateModel : public Module {
 
   // images (B, C, H, W) -> logits (B, classes). `trace` (optional) receives one entry per layer.
   Tensor forward(const Tensor& images, std::vector<LayerTrace>* trace = nullptr) const;
-  // Tokens after the last layer, (B, n, D).
+  // Tokens after the last layer, (B, n, d).
   Tensor features(const Tensor& images, std::vector<LayerTrace>* trace = nullptr) const;
   Tensor head(const Tensor& tokens) const;
 
