@@ -12,6 +12,7 @@
 #include "autograd/grad_mode.hpp"
 #include "crate/blocks/mssa.hpp"
 #include "crate/blocks/ista.hpp"
+#include "crate/instruments/subspace_fit.hpp"
 #include "datasets/subspaces.hpp"
 #include "ops/coding_rate.hpp"
 #include "tensor/prim.hpp"
@@ -41,53 +42,6 @@ Agreement agreement(const Tensor& approx, const Tensor& exact) {
 }
 double cosine(const Tensor& a, const Tensor& b) { return dot(a, b) / (norm(a) * norm(b)); }
 
-// Symmetric eigendecomposition by cyclic Jacobi rotations (n is small here: p or d).
-// Returns eigenvalues and V (row-major n x n, column j the eigenvector of value j).
-struct Eig {
-  std::vector<double> values, vectors;
-};
-Eig symmetric_eig(std::vector<double> a, std::int64_t n) {
-  const auto at = [n](std::int64_t i, std::int64_t j) { return static_cast<std::size_t>(i * n + j); };
-  std::vector<double> v(static_cast<std::size_t>(n * n), 0.0);
-  for (std::int64_t i = 0; i < n; ++i) v[at(i, i)] = 1.0;
-  double total = 0.0;
-  for (const double x : a) total += x * x;
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0.0;
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = i + 1; j < n; ++j) off += a[at(i, j)] * a[at(i, j)];
-    if (off <= 1e-32 * total) break;
-    for (std::int64_t p = 0; p < n; ++p)
-      for (std::int64_t q = p + 1; q < n; ++q) {
-        const double apq = a[at(p, q)];
-        if (apq == 0.0) continue;
-        const double theta = (a[at(q, q)] - a[at(p, p)]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
-        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-        for (std::int64_t k = 0; k < n; ++k) {  // A J
-          const double akp = a[at(k, p)], akq = a[at(k, q)];
-          a[at(k, p)] = c * akp - s * akq;
-          a[at(k, q)] = s * akp + c * akq;
-        }
-        for (std::int64_t k = 0; k < n; ++k) {  // J^T (A J)
-          const double apk = a[at(p, k)], aqk = a[at(q, k)];
-          a[at(p, k)] = c * apk - s * aqk;
-          a[at(q, k)] = s * apk + c * aqk;
-        }
-        for (std::int64_t k = 0; k < n; ++k) {  // V J
-          const double vkp = v[at(k, p)], vkq = v[at(k, q)];
-          v[at(k, p)] = c * vkp - s * vkq;
-          v[at(k, q)] = s * vkp + c * vkq;
-        }
-      }
-  }
-  Eig e;
-  for (std::int64_t i = 0; i < n; ++i) e.values.push_back(a[at(i, i)]);
-  e.vectors = std::move(v);
-  return e;
-}
-Eig symmetric_eig(const Tensor& a) { return symmetric_eig(prim::cast(a, DType::f64).to_vector<double>(), a.size(0)); }
-
 // Exact gradient of R^c(Z | U) (paper convention, distortion eps) by autograd through the op.
 Tensor rc_gradient(const Tensor& z, const Tensor& u, double eps) {
   Tensor zz = prim::clone(z);
@@ -103,7 +57,7 @@ Tensor op_subspaces(const Tensor& bases) { return tr(bases); }
 struct Head {
   Tensor uk;  // (d, p)
   Tensor w;   // (N, p)
-  Eig c;
+  SymmetricEigen c;  // of C_k (p x p), values ascending
   double max_row2 = 0.0;  // max_n ||w_nk||^2
 };
 std::vector<Head> heads_of(const Tensor& z, const Tensor& bases) {
@@ -112,7 +66,7 @@ std::vector<Head> heads_of(const Tensor& z, const Tensor& bases) {
     Head h;
     h.uk = prim::contiguous(prim::select(bases, 0, k));
     h.w = mm(z, h.uk);
-    h.c = symmetric_eig(mm(tr(h.w), h.w));
+    h.c = symmetric_eigen(mm(tr(h.w), h.w));
     const auto row2 = prim::sum(prim::unary(Unary::square, h.w), {1}).to_vector<double>();
     h.max_row2 = *std::max_element(row2.begin(), row2.end());
     hs.push_back(std::move(h));
@@ -224,7 +178,7 @@ IstaProxResult ista_prox_check(const IstaProxOptions& o, DType dtype) {
   const auto ov = prim::cast(out, DType::f64).to_vector<double>();
   r.zero_fraction = static_cast<double>(std::count(ov.begin(), ov.end(), 0.0)) / static_cast<double>(ov.size());
   const Tensor d64 = prim::cast(d, DType::f64);
-  const Eig dtd = symmetric_eig(mm(tr(d64), d64));
+  const SymmetricEigen dtd = symmetric_eigen(mm(tr(d64), d64));
   r.eta_lipschitz = o.eta * *std::max_element(dtd.values.begin(), dtd.values.end());
   return r;
 }
