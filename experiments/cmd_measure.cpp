@@ -74,7 +74,7 @@ void add_measure_command(CLI::App& app) {
       if (f.f64) config.dtype = DType::f64;
       const auto model = crate::load_model(f.checkpoints[i], config);
       if (i == 0 && f.init) {
-        const crate::CrateModel fresh(model->config());
+        crate::CrateModel fresh(model->config());
         ms.push_back(crate::measure(fresh, loader, "init"));
         fmt::print("{}\n", crate::format_table(ms.back()));
       }

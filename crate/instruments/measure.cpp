@@ -20,7 +20,7 @@ namespace {
 
 // Block-identity "subspaces" that pick head k's p columns of the (B, n, K p) qkv features, so that
 // R^c(qkv | I_blocks) is exactly the official hook's computation.
-Tensor head_selectors(const CrateConfig& c) {
+Tensor head_selectors(const BlockConfig& c) {
   Tensor e = Tensor::zeros({c.heads, c.dim_head, c.inner_dim()}, c.dtype);
   auto set = [&](auto* p) {
     for (std::int64_t k = 0; k < c.heads; ++k)
@@ -40,18 +40,17 @@ const std::vector<std::string>& measure_quantities() {
   return q;
 }
 
-std::map<std::string, std::vector<std::vector<double>>> measure_batch(const CrateModel& model, const Tensor& images) {
+LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& traces) {
+  if (layers.size() != traces.size())
+    throw std::invalid_argument(fmt::format("measure_layers: {} layers but {} traces", layers.size(), traces.size()));
   autograd::NoGradGuard ng;
-  const CrateConfig& c = model.config();
-  std::vector<LayerTrace> trace;
-  (void)model.features(images, &trace);
   const double e2 = ops::kMeasurementEps;
-  const Tensor selectors = head_selectors(c);
-  std::map<std::string, std::vector<std::vector<double>>> out;
-  for (std::size_t l = 0; l < trace.size(); ++l) {
-    const LayerTrace& t = trace[l];
-    const Tensor u = model.layers()[l]->subspaces();
-    const auto rc_in = per_image(ops::compressed_coding_rate(t.qkv, selectors, e2, ops::kMeasurement));
+  LayerValues out;
+  for (std::size_t l = 0; l < traces.size(); ++l) {
+    const LayerTrace& t = traces[l];
+    const BlockConfig& c = layers[l]->config();
+    const Tensor u = layers[l]->subspaces();
+    const auto rc_in = per_image(ops::compressed_coding_rate(t.qkv, head_selectors(c), e2, ops::kMeasurement));
     const auto rc_half = per_image(ops::compressed_coding_rate(t.z_half, u, e2, ops::kMeasurement));
     const auto rc_out = per_image(ops::compressed_coding_rate(t.output, u, e2, ops::kMeasurement));
     const auto r_out = per_image(ops::coding_rate(t.output, e2, ops::kMeasurement));
@@ -79,10 +78,15 @@ std::map<std::string, std::vector<std::vector<double>>> measure_batch(const Crat
   return out;
 }
 
-Measurement measure(const CrateModel& model_in, data::Loader& loader, const std::string& label) {
-  auto& model = const_cast<CrateModel&>(model_in);  // evaluation mode is switched and restored
-  const bool was_training = model.training();
-  model.train(false);
+LayerValues measure_batch(const CrateModel& model, const Tensor& images) {
+  autograd::NoGradGuard ng;
+  std::vector<LayerTrace> traces;
+  (void)model.features(images, &traces);
+  return measure_layers(model.layers(), traces);
+}
+
+Measurement measure(CrateModel& model, data::Loader& loader, const std::string& label) {
+  ModeGuard eval(model, false);
   const std::size_t depth = model.layers().size();
   std::map<std::string, std::vector<double>> sum, sum2;
   for (const auto& q : measure_quantities()) {
@@ -102,7 +106,6 @@ Measurement measure(const CrateModel& model_in, data::Loader& loader, const std:
         }
     m.images += b->x.size(0);
   }
-  model.train(was_training);
   if (m.images == 0) throw std::invalid_argument("measure: the data loader produced no images");
   const auto n = static_cast<double>(m.images);
   for (std::size_t l = 0; l < depth; ++l) {
@@ -116,18 +119,6 @@ Measurement measure(const CrateModel& model_in, data::Loader& loader, const std:
     m.layers.push_back(lm);
   }
   return m;
-}
-
-Tensor srr_objective(const CrateModel& model, const std::vector<LayerTrace>& trace) {
-  const CrateConfig& c = model.config();
-  Tensor total;
-  for (std::size_t l = 0; l < trace.size(); ++l) {
-    const Tensor s = ops::mean(ops::sparse_rate_reduction(trace[l].output, model.layers()[l]->subspaces(), c.lambda,
-                                                          ops::kMeasurementEps, ops::kMeasurement));
-    total = total.defined() ? ops::add(total, s) : s;
-  }
-  if (!total.defined()) throw std::invalid_argument("srr_objective: the model has no layers");
-  return ops::mul_scalar(total, 1.0 / static_cast<double>(trace.size()));
 }
 
 nlohmann::json to_json(const Measurement& m) {

@@ -1,7 +1,7 @@
 // Layer-by-layer sparse rate reduction of a trained (or untrained) CRATE, as the paper plots it.
 //
-// For every layer l and every image, with U^l the layer's subspaces (the `qkv` weight as (K, p, d);
-// for standard attention, the key projection) and the official measurement convention of
+// For every layer l and every image, with U^l the layer's subspaces (CrateLayer::subspaces(): MSSA's U
+// as (H, K, D); for standard attention, the key projection) and the official measurement convention of
 // crate-spec §3 (eps^2 = 0.01 passed as eps, each token's p-dim head projection normalized to unit
 // norm, n = N + 1 tokens including the class token; ops::kMeasurement):
 //   rc_in    R^c(LN1(Z^l) | U^l)       what the official hook measures (Q = U LN1(Z^l)), the paper's
@@ -26,6 +26,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "crate/instruments/layer_stack.hpp"
 #include "crate/models/vision/classifier.hpp"
 #include "datasets/loader.hpp"
 
@@ -47,14 +48,18 @@ struct Measurement {
   std::vector<LayerMeasure> layers;
 };
 
-// Per-image values of every quantity for one batch of images: result[q][layer][image].
-std::map<std::string, std::vector<std::vector<double>>> measure_batch(const CrateModel& model, const Tensor& images);
-// Runs the model over one epoch of `loader` (evaluation mode, no graph) and reduces over images.
-Measurement measure(const CrateModel& model, data::Loader& loader, const std::string& label);
-
-// The differentiable per-layer objective for training (--srr-weight): the mean over layers and
-// images of ops::sparse_rate_reduction(Z^{l+1}, U^l, lambda, eps^2 = 0.01, measurement convention).
-Tensor srr_objective(const CrateModel& model, const std::vector<LayerTrace>& trace);
+// Per-image values of every quantity: values[q][layer][image].
+using LayerValues = std::map<std::string, std::vector<std::vector<double>>>;
+// The quantities of a stack of CRATE layers (any model's: encoder, decoder or causal stack) from one
+// forward pass's traces (one per layer, each (B, n, d) with B images): U^l = layers[l]->subspaces(),
+// the rc_in head selectors from layers[l]->config() (K heads of width p), lambda from its config.
+// Throws std::invalid_argument when layers and traces differ in length.
+LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& traces);
+// measure_layers on the traces of model.features(images) (no graph; the model's current mode).
+LayerValues measure_batch(const CrateModel& model, const Tensor& images);
+// Runs the model over one epoch of `loader` in evaluation mode (a ModeGuard: the caller's mode is
+// restored, also on an exception), without a graph, and reduces over images.
+Measurement measure(CrateModel& model, data::Loader& loader, const std::string& label);
 
 nlohmann::json to_json(const Measurement& m);
 Measurement measurement_from_json(const nlohmann::json& j);

@@ -11,6 +11,7 @@
 #include "autograd/engine.hpp"
 #include "crate/instruments/measure.hpp"
 #include "crate/train/loop.hpp"
+#include "crate/train/objectives/sparse_rate_reduction.hpp"
 #include "datasets/idx.hpp"
 #include "ops/coding_rate.hpp"
 #include "ops/ops.hpp"
@@ -141,12 +142,12 @@ BOOST_AUTO_TEST_CASE(spec_bounds_hold_on_random_models) {
   BOOST_TEST(std::round(12 * s.max) == 1329);
 }
 
-BOOST_AUTO_TEST_CASE(srr_objective_is_differentiable) {
+BOOST_AUTO_TEST_CASE(sparse_rate_reduction_objective_is_differentiable) {
   CrateModel m(tiny(DType::f64, 6));
   const Tensor x = wbtest::randn({2, 1, 8, 8}, 12);
   std::vector<LayerTrace> trace;
   (void)m.forward(x, &trace);
-  const Tensor s = srr_objective(m, trace);
+  const Tensor s = sparse_rate_reduction_objective(m.layers(), trace);
   BOOST_TEST(s.numel() == 1);
   // The mean of the per-layer values measure_batch reports.
   const auto v = measure_batch(m, x);
@@ -197,6 +198,72 @@ BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective) {
     if (j["kind"] == "step") srr_seen = srr_seen || j.at("srr").get<double>() != 0.0;
   }
   BOOST_TEST(srr_seen);
+}
+
+BOOST_AUTO_TEST_CASE(measures_a_bare_layer_stack_with_per_layer_head_layouts) {
+  // A stack of layers outside any model, each with its own head layout (H, K): the rc_in selectors and
+  // U come from each layer, so layer l's rc_in is the official hook's R^c of its qkv with its (H, K).
+  BlockConfig a;
+  a.dim = 6, a.heads = 2, a.dim_head = 3, a.dtype = DType::f64;
+  BlockConfig b = a;
+  b.heads = 3, b.dim_head = 2, b.ista_residual = true, b.lambda = 0.3;
+  Generator gen(5);
+  const CrateLayer l1(a, gen), l2(b, gen);
+  const std::vector<const CrateLayer*> stack{&l1, &l2};
+  std::vector<LayerTrace> traces(2);
+  Tensor z = wbtest::randn({2, 5, 6}, 21);
+  for (std::size_t l = 0; l < 2; ++l) z = stack[l]->forward(z, &traces[l]);
+  const auto v = measure_layers(stack, traces);
+  const std::size_t n = 5;
+  for (std::size_t l = 0; l < 2; ++l) {
+    const auto heads = static_cast<std::size_t>(stack[l]->config().heads), p = static_cast<std::size_t>(stack[l]->config().dim_head);
+    const auto q = traces[l].qkv.to_vector<double>();
+    for (std::size_t i = 0; i < 2; ++i) {
+      const std::vector<double> qi(q.begin() + static_cast<std::ptrdiff_t>(i * n * heads * p),
+                                   q.begin() + static_cast<std::ptrdiff_t>((i + 1) * n * heads * p));
+      const double want = reference_rc(qi, n, heads, p);
+      BOOST_TEST(std::abs(v.at("rc_in")[l][i] - want) < 1e-9 * std::max(1.0, std::abs(want)));
+    }
+  }
+  // srr uses each layer's lambda: the same as the differentiable objective over the stack.
+  double mean = 0.0;
+  for (const auto& layer : v.at("srr"))
+    for (double y : layer) mean += y / 4.0;
+  BOOST_TEST(std::abs(sparse_rate_reduction_objective(stack, traces).item() - mean) < 1e-9 * std::abs(mean));
+  BOOST_CHECK_THROW(measure_layers(stack, std::vector<LayerTrace>(1)), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(measure_batch_is_measure_layers_on_the_model_stack) {
+  const CrateModel m(tiny(DType::f64, 9));
+  const Tensor images = wbtest::randn({2, 1, 8, 8}, 13);
+  std::vector<LayerTrace> traces;
+  (void)m.features(images, &traces);
+  BOOST_TEST((measure_batch(m, images) == measure_layers(m.layers(), traces)));  // bit for bit
+}
+
+BOOST_AUTO_TEST_CASE(measure_runs_in_evaluation_mode_and_restores_the_callers_mode) {
+  data::Dataset d;
+  d.name = "tiny";
+  d.channels = 1, d.height = 8, d.width = 8, d.num_classes = 3;
+  for (int i = 0; i < 5 * 64; ++i) d.pixels.push_back(static_cast<std::uint8_t>((i * 37) % 256));
+  d.labels = {0, 1, 2, 0, 1};
+  data::LoaderOptions lo;
+  lo.batch_size = 2;
+  data::Loader loader(std::move(d), data::eval_options(lo));
+  CrateConfig c = tiny(DType::f32, 3);
+  c.dropout = 0.5;  // would change the values in training mode
+  CrateModel m(c);
+  for (const bool mode : {true, false}) {
+    m.train(mode);
+    const Measurement got = measure(m, loader, "x");
+    BOOST_TEST(m.training() == mode);
+    BOOST_TEST(got.images == 5);
+    BOOST_TEST(got.layers.size() == 3u);
+  }
+  // Evaluation mode, so both passes measured the same numbers.
+  m.train(true);
+  const double first = measure(m, loader, "a").layers[0].values.at("rc_in").mean;
+  BOOST_TEST(measure(m, loader, "b").layers[0].values.at("rc_in").mean == first);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

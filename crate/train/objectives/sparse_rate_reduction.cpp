@@ -9,7 +9,7 @@
 
 namespace wb::crate {
 
-Tensor sparse_rate_reduction_objective(const std::vector<const CrateLayer*>& layers,
+Tensor sparse_rate_reduction_objective(LayerStack layers,
                                        const std::vector<LayerTrace>& traces) {
   if (layers.empty()) throw std::invalid_argument("sparse rate reduction objective: the model has no layers");
   if (traces.size() != layers.size())

@@ -6,13 +6,13 @@
 
 #include <vector>
 
-#include "crate/blocks/layer.hpp"
+#include "crate/instruments/layer_stack.hpp"
 
 namespace wb::crate {
 
 // The mean over layers and images; throws std::invalid_argument when the stack is empty or the
 // traces do not match it.
-Tensor sparse_rate_reduction_objective(const std::vector<const CrateLayer*>& layers,
+Tensor sparse_rate_reduction_objective(LayerStack layers,
                                        const std::vector<LayerTrace>& traces);
 
 }  // namespace wb::crate
