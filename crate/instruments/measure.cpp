@@ -1,4 +1,3 @@
-#include "crate/io/atomic_file.hpp"
 #include "crate/instruments/measure.hpp"
 
 #include <cmath>
@@ -9,8 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.hpp"
-#include "crate/report/plot.hpp"
+#include "crate/io/atomic_file.hpp"
 #include "crate/io/safetensors.hpp"
+#include "crate/report/plot.hpp"
 #include "ops/coding_rate.hpp"
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"
@@ -86,8 +86,16 @@ LayerValues measure_batch(const CrateModel& model, const Tensor& images) {
 }
 
 Measurement measure(CrateModel& model, data::Loader& loader, const std::string& label) {
+  return measure(model, model.layers(), loader, label, [&](const data::Batch& b, std::vector<LayerTrace>& traces) {
+    (void)model.features(b.x, &traces);
+  });
+}
+
+Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
+                    const TraceForward& forward) {
   ModeGuard eval(model, false);
-  const std::size_t depth = model.layers().size();
+  autograd::NoGradGuard ng;
+  const std::size_t depth = layers.size();
   std::map<std::string, std::vector<double>> sum, sum2;
   for (const auto& q : measure_quantities()) {
     sum[q].assign(depth, 0.0);
@@ -97,7 +105,9 @@ Measurement measure(CrateModel& model, data::Loader& loader, const std::string& 
   m.label = label;
   loader.start(0, 0);
   while (auto b = loader.next()) {
-    const auto v = measure_batch(model, b->x);
+    std::vector<LayerTrace> traces;
+    forward(*b, traces);
+    const auto v = measure_layers(layers, traces);
     for (const auto& q : measure_quantities())
       for (std::size_t l = 0; l < depth; ++l)
         for (double x : v.at(q)[l]) {

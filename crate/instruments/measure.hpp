@@ -20,6 +20,7 @@
 // Each is reported as mean and standard deviation over the images.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ LayerValues measure_batch(const CrateModel& model, const Tensor& images);
 // Runs the model over one epoch of `loader` in evaluation mode (a ModeGuard: the caller's mode is
 // restored, also on an exception), without a graph, and reduces over images.
 Measurement measure(CrateModel& model, data::Loader& loader, const std::string& label);
+// The same for any model holding a stack of CRATE layers: `forward` runs one batch and fills one
+// trace per layer of `layers` (in evaluation mode under `model`'s ModeGuard, without a graph).
+using TraceForward = std::function<void(const data::Batch& batch, std::vector<LayerTrace>& traces)>;
+Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
+                    const TraceForward& forward);
 
 nlohmann::json to_json(const Measurement& m);
 Measurement measurement_from_json(const nlohmann::json& j);

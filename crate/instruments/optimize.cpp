@@ -1,4 +1,3 @@
-#include "crate/io/atomic_file.hpp"
 #include "crate/instruments/optimize.hpp"
 
 #include <algorithm>
@@ -9,10 +8,11 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "crate/instruments/subspace_fit.hpp"
+#include "crate/io/atomic_file.hpp"
+#include "crate/io/safetensors.hpp"
 #include "crate/models/vision/patch_embedding.hpp"
 #include "crate/report/plot.hpp"
-#include "crate/io/safetensors.hpp"
-#include "crate/instruments/subspace_fit.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/loader.hpp"
 #include "datasets/subspaces.hpp"
