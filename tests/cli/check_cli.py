@@ -61,13 +61,42 @@ class Suite:
         ET.ElementTree(suite).write(path)
 
 
+def safetensors_header(path):
+    b = pathlib.Path(path).read_bytes()
+    n = int.from_bytes(b[:8], "little")
+    return json.loads(b[8:8 + n])
+
+
+def tensor_bytes(path, name):
+    b = pathlib.Path(path).read_bytes()
+    n = int.from_bytes(b[:8], "little")
+    lo, hi = json.loads(b[8:8 + n])[name]["data_offsets"]
+    return b[8 + n + lo:8 + n + hi]
+
+
+def check_grads_file(path, dtype):
+    h = safetensors_header(path)
+    grads = [k for k in h if k.startswith("grad.")]
+    assert "loss" in h and "images" in h and "labels" in h, f"{path}: keys {sorted(h)}"
+    assert "grad.mlp_head.1.weight" in grads and "grad.transformer.layers.0.1.fn.weight" in grads, sorted(grads)
+    assert all(h[k]["dtype"] == dtype for k in grads), [h[k]["dtype"] for k in grads]
+    assert h["__metadata__"]["mode"].startswith("eval"), h["__metadata__"]
+
+
+def check_frozen(before, after):
+    names = [k for k in safetensors_header(before) if k != "__metadata__"]
+    for k in names:
+        same = tensor_bytes(before, k) == tensor_bytes(after, k)
+        assert same == (not k.startswith("mlp_head.")), f"{k}: {'unchanged' if same else 'changed'}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--whitebox", required=True)
     ap.add_argument("--junit", required=True)
     a = ap.parse_args()
     s = Suite(a.whitebox)
-    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits"]
+    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads"]
 
     s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
     for c in commands:
@@ -114,8 +143,11 @@ def main():
                 lambda: s.expect(["measure", "--from-log", t / "empty.jsonl", "--out", t / "empty", "--no-plot"], False,
                                  "no measurements"))
 
+        harness = ("grads", "grads --f64", "eval --f64 reads the checkpoint's configuration",
+                   "eval overrides need --model", "train --init-from --freeze (a linear probe)",
+                   "train --freeze that matches nothing is named", "train --init-from a mismatched file names it")
         if not FMNIST.exists():
-            for name in ("tiny train", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused"):
+            for name in ("tiny train", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
                 s.skip(name, "Fashion-MNIST is not installed")
         else:
             run = t / "run"
@@ -141,6 +173,29 @@ def main():
             s.check("resume with changed options is refused", lambda: s.expect(["train", *tiny, "--epochs", "2", "--measure-every", "1",
                                                           "--measure-limit", "8", "--out", run, "--resume"], False,
                                                          "options differ"))
+            ckpt = run / "model.safetensors"
+            s.check("grads", lambda: s.expect(["grads", "--checkpoint", ckpt, "--batch-size", "2", "--out",
+                                               t / "g.safetensors"], True, "gradients") and
+                    check_grads_file(t / "g.safetensors", "F32"))
+            s.check("grads --f64", lambda: s.expect(["grads", "--checkpoint", ckpt, "--batch-size", "2", "--f64",
+                                                     "--out", t / "g64.safetensors"], True, "(f64)") and
+                    check_grads_file(t / "g64.safetensors", "F64"))
+            s.check("eval --f64 reads the checkpoint's configuration",
+                    lambda: s.expect(["eval", "--checkpoint", ckpt, "--limit", "16", "--f64"], True, "accuracy"))
+            s.check("eval overrides need --model",
+                    lambda: s.expect(["eval", "--checkpoint", ckpt, "--dim", "16"], False, "need --model"))
+            s.check("train --init-from --freeze (a linear probe)",
+                    lambda: s.expect(["train", *tiny, "--epochs", "1", "--init-from", ckpt, "--freeze", "transformer.*",
+                                      "--freeze", "to_patch_embedding.*", "--freeze", "pos_embedding", "--freeze",
+                                      "cls_token", "--out", t / "probe"], True, "test accuracy") and
+                    check_frozen(ckpt, t / "probe" / "model.safetensors"))
+            s.check("train --freeze that matches nothing is named",
+                    lambda: s.expect(["train", *tiny, "--epochs", "1", "--freeze", "head.*", "--out", t / "nofreeze"],
+                                     False, "--freeze 'head.*': no parameter matches"))
+            s.check("train --init-from a mismatched file names it",
+                    lambda: s.expect(["train", "--dim", "8", "--depth", "2", *tiny[4:], "--epochs", "1",
+                                      "--init-from", ckpt,
+                                      "--out", t / "deeper"], False, "missing 'transformer.layers.1.0.norm.weight'"))
     s.write_junit(a.junit)
     failed = [c for c in s.cases if c[1] is not None and not c[2]]
     print(f"{len(s.cases) - len(failed)} of {len(s.cases)} cli checks passed")
