@@ -35,18 +35,6 @@ namespace {
 using prim::Binary;
 using prim::Unary;
 
-// Grad mode on for one scope, whatever the caller holds (the exact step needs a backward).
-class EnableGrad {
- public:
-  EnableGrad() : prev_(autograd::GradMode::enabled()) { autograd::GradMode::set_enabled(true); }
-  ~EnableGrad() { autograd::GradMode::set_enabled(prev_); }
-  EnableGrad(const EnableGrad&) = delete;
-  EnableGrad& operator=(const EnableGrad&) = delete;
-
- private:
-  bool prev_;
-};
-
 std::int64_t batch_count(const Tensor& z) { return z.numel() / (z.size(-1) * z.size(-2)); }
 
 double batch_mean(const Tensor& per_element) {
@@ -97,7 +85,7 @@ ObjectiveTerms objective_terms(const Tensor& z, const Tensor& u, double lambda, 
 }
 
 Tensor compressed_rate_gradient(const Tensor& z, const Tensor& u, double eps) {
-  EnableGrad on;
+  autograd::EnableGradGuard on;
   Tensor leaf = prim::clone(z.detach());
   leaf.requires_grad_(true);
   autograd::backward(ops::sum(ops::compressed_coding_rate(leaf, u.detach(), eps)));
