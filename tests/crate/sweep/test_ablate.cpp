@@ -16,6 +16,7 @@
 #include "crate/io/checkpoint.hpp"
 #include "datasets/idx.hpp"
 #include "ops/ops.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/files.hpp"
@@ -129,19 +130,7 @@ BOOST_AUTO_TEST_CASE(every_variant_of_the_shipped_grid_has_correct_gradients) {
   const AblationGrid g = load_grid("experiments/ablation_small.json", "/tmp/unused");
   std::map<std::string, std::set<std::string>> seen;
   for (const auto& v : g.variants) {
-    CrateConfig c = v.config;
-    c.image_size = 8;
-    c.patch_size = 4;
-    c.channels = 2;
-    c.num_classes = 3;
-    c.dim = 8;
-    c.depth = 2;
-    c.heads = 2;
-    c.dim_head = 4;
-    c.mlp_ratio = 2;
-    c.overcomplete_ratio = 2;
-    c.dtype = DType::f64;
-    c.seed = 5;
+    const CrateConfig c = wbtest::small_variant(v.config);
     seen["attention"].insert(name_of(c.attention));
     seen["mlp"].insert(name_of(c.mlp));
     seen["ista_residual"].insert(c.ista_residual ? "true" : "false");
