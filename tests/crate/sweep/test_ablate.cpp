@@ -1,4 +1,4 @@
-// The ablation runner (crate/ablate.hpp): every variant of the shipped grid has correct gradients at a
+// The ablation runner (crate/sweep/ablate.hpp): every variant of the shipped grid has correct gradients at a
 // tiny size, grid files are validated with the bad key named, an interrupted grid resumes without
 // redoing finished runs, the results table equals what the runs logged, and child processes run at
 // most `jobs` at once.
