@@ -20,7 +20,6 @@
 
 using namespace wb;
 using namespace wb::crate;
-using wbtest::have_fashion_mnist;
 using wbtest::mini28_config;  // crate-mini-28 at d 8, 2 layers of 2 heads of 4
 using wbtest::read_bytes;
 using wbtest::write_bytes;

@@ -19,11 +19,11 @@
 #include "tests/crate/fixtures.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/datasets.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
-using wbtest::have_fashion_mnist;
 using wbtest::read_bytes;
 using wbtest::TempDir;
 namespace fs = std::filesystem;
@@ -238,11 +238,7 @@ BOOST_AUTO_TEST_CASE(bad_grids_are_refused_with_the_key_named) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs) {
-  if (!have_fashion_mnist()) {
-    BOOST_TEST_MESSAGE("Fashion-MNIST not installed; skipped");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs, *wbtest::require_dataset("fashion-mnist")) {
   TempDir tmp;
   const AblationGrid g = parse_grid(tiny_grid(tmp / "grid"), "tiny.json");
   const AblationReport first = run_ablation(g, quiet());
@@ -325,11 +321,7 @@ BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs) {
-  if (!have_fashion_mnist()) {
-    BOOST_TEST_MESSAGE("Fashion-MNIST not installed; skipped");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs, *wbtest::require_dataset("fashion-mnist")) {
   TempDir tmp;
   json gj = tiny_grid(tmp / "grid");
   gj["seeds"] = {3, 4, 5};
