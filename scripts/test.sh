@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the release build, then an ASan+UBSan build
-# of the same suite. Prints per-suite results and, last, "N passed, N failed" over all test cases.
+# of the same suite. Prints per-suite results and, last, "N passed, N failed, N skipped" over all
+# test cases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -23,22 +23,16 @@
 #include "crate/models/registry.hpp"
 #include "crate/models/vision/classifier.hpp"
 #include "tensor/prim.hpp"
+#include "tests/crate/fixtures.hpp"
 
 namespace {
 
 using wb::crate::CrateConfig;
 
 CrateConfig custom_mean() {
-  CrateConfig c;
-  c.name = "custom-mean";
-  c.image_size = 12;
-  c.patch_size = 3;
-  c.channels = 2;
-  c.num_classes = 7;
-  c.dim = 20;
-  c.depth = 2;
-  c.heads = 3;
-  c.dim_head = 8;
+  CrateConfig c = wbtest::tiny_config({.image_size = 12, .patch_size = 3, .channels = 2, .num_classes = 7, .dim = 20,
+                                       .depth = 2, .heads = 3, .dim_head = 8},
+                                      wb::DType::f32, 0, "custom-mean");
   c.pool = wb::crate::Pool::mean;
   c.eta = 0.07;
   c.lambda = 0.05;
@@ -46,17 +40,9 @@ CrateConfig custom_mean() {
 }
 
 CrateConfig custom_identity() {
-  CrateConfig c;
-  c.name = "custom-identity";
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.num_classes = 5;
-  c.dim = 16;
-  c.depth = 3;
-  c.heads = 1;
-  c.dim_head = 16;
-  return c;
+  return wbtest::tiny_config({.image_size = 8, .patch_size = 4, .channels = 3, .num_classes = 5, .dim = 16, .depth = 3,
+                              .heads = 1, .dim_head = 16},
+                             wb::DType::f32, 0, "custom-identity");
 }
 
 void write(const std::filesystem::path& dir, CrateConfig c, std::uint64_t seed) {

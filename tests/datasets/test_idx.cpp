@@ -4,6 +4,7 @@
 
 #include "datasets/idx.hpp"
 #include "tests/datasets/files.hpp"
+#include "tests/support/datasets.hpp"
 
 using namespace wb::data;
 using wbtest::Bytes;
@@ -173,11 +174,7 @@ BOOST_AUTO_TEST_CASE(subset_copies_a_range) {
   BOOST_CHECK_THROW(d.image(3), std::out_of_range);
 }
 
-BOOST_AUTO_TEST_CASE(real_fashion_mnist) {
-  if (!std::filesystem::exists(kFashionMnistDir)) {
-    BOOST_TEST_MESSAGE("skipped: " << kFashionMnistDir << " not found (Debian package dataset-fashion-mnist)");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(real_fashion_mnist, *wbtest::require_dataset("fashion-mnist")) {
   const Dataset train = load_fashion_mnist(Split::train);
   const Dataset test = load_fashion_mnist(kFashionMnistDir, Split::test);
   BOOST_TEST(train.size() == 60000);

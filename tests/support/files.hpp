@@ -1,5 +1,5 @@
-// File helpers for tests: a temporary directory removed on destruction, whole-file reads and writes,
-// and whether the Debian Fashion-MNIST package is installed (tests that need it skip otherwise).
+// File helpers for tests: a temporary directory removed on destruction, whole-file reads and writes.
+// (A test that needs an installed dataset says so with wbtest::require_dataset, tests/support/datasets.hpp.)
 #pragma once
 
 #include <cstdlib>
@@ -43,10 +43,6 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
   if (!out) throw std::runtime_error("write_bytes: cannot write " + path);
-}
-
-inline bool have_fashion_mnist() {
-  return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
 }
 
 }  // namespace wbtest

@@ -11,11 +11,11 @@
 #include "crate/train/loop.hpp"
 #include "datasets/idx.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/datasets.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
-using wbtest::have_fashion_mnist;
 using wbtest::read_bytes;
 using wbtest::TempDir;
 namespace fs = std::filesystem;
@@ -64,11 +64,7 @@ std::vector<nlohmann::json> epoch_lines(const std::string& p) {
 
 BOOST_AUTO_TEST_SUITE(train_driver)
 
-BOOST_AUTO_TEST_CASE(resume_is_bit_for_bit) {
-  if (!have_fashion_mnist()) {
-    BOOST_TEST_MESSAGE("Fashion-MNIST not installed; skipped");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(resume_is_bit_for_bit, *wbtest::require_dataset("fashion-mnist")) {
   TempDir dir;
   // 2 epochs in one run ...
   const auto full = train(tiny_run(dir / "full"));
@@ -87,8 +83,7 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_for_bit) {
   BOOST_TEST(epoch_lines(dir / "full/metrics.jsonl") == epoch_lines(dir / "split/metrics.jsonl"));
 }
 
-BOOST_AUTO_TEST_CASE(mid_epoch_checkpoint_resumes_exactly) {
-  if (!have_fashion_mnist()) return;
+BOOST_AUTO_TEST_CASE(mid_epoch_checkpoint_resumes_exactly, *wbtest::require_dataset("fashion-mnist")) {
   TempDir dir;
   TrainOptions a = tiny_run(dir / "a");
   a.epochs = 1;
@@ -104,8 +99,7 @@ BOOST_AUTO_TEST_CASE(mid_epoch_checkpoint_resumes_exactly) {
   BOOST_TEST(state.find("\\\"batch\\\":0") != std::string::npos);  // the end-of-epoch checkpoint came last
 }
 
-BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals) {
-  if (!have_fashion_mnist()) return;
+BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals, *wbtest::require_dataset("fashion-mnist")) {
   TempDir dir;
   TrainOptions o = tiny_run(dir / "r");
   o.epochs = 1;
@@ -146,8 +140,7 @@ BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(diverging_loss_stops_with_a_clear_error) {
-  if (!have_fashion_mnist()) return;
+BOOST_AUTO_TEST_CASE(diverging_loss_stops_with_a_clear_error, *wbtest::require_dataset("fashion-mnist")) {
   TempDir dir;
   TrainOptions o = tiny_run(dir / "nan");
   o.lr = 1e30;  // the first update makes the weights overflow

@@ -8,6 +8,7 @@
 #include "crate/models/vision/classifier.hpp"
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
 
@@ -16,23 +17,7 @@ using namespace wb::crate;
 using wbtest::param;
 using wbtest::randn;
 
-namespace {
-CrateConfig tiny_config() {
-  CrateConfig c;
-  c.name = "tiny-test";
-  c.image_size = 4;
-  c.patch_size = 2;
-  c.channels = 1;
-  c.num_classes = 3;
-  c.dim = 4;
-  c.depth = 2;
-  c.heads = 2;
-  c.dim_head = 2;
-  c.dtype = DType::f64;
-  c.seed = 7;
-  return c;
-}
-}  // namespace
+using wbtest::gradcheck_config;
 
 BOOST_AUTO_TEST_SUITE(blocks)
 
@@ -62,7 +47,7 @@ BOOST_AUTO_TEST_CASE(tied_attention_gradient_has_the_symmetric_term) {
 BOOST_AUTO_TEST_CASE(ista_gradient_matches_the_closed_form) {
   // Row form pre = X M - eta lambda, M = I + eta D - eta D^T D; G_pre = G [pre > 0];
   //   dX = G_pre M^T,   dD = eta X^T G_pre - eta D X^T G_pre - eta D G_pre^T X     (spec §1.7)
-  CrateConfig c = tiny_config();
+  CrateConfig c = gradcheck_config();
   c.dim = 5;
   Generator gen(3);
   ISTA ista(c, gen);
@@ -93,7 +78,7 @@ BOOST_AUTO_TEST_CASE(ista_gradient_matches_the_closed_form) {
 
 BOOST_AUTO_TEST_CASE(ista_row_form_equals_column_form) {
   // Column form per token z: ReLU(z + eta D^T (z - D z) - eta lambda), computed by loops.
-  CrateConfig c = tiny_config();
+  CrateConfig c = gradcheck_config();
   Generator gen(5);
   ISTA ista(c, gen);
   const Tensor x = randn({3, 4}, 31);
@@ -122,17 +107,9 @@ BOOST_AUTO_TEST_CASE(ista_row_form_equals_column_form) {
 BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
   // Whole blocks in double: the input gets an elementwise gradcheck, and the input plus every
   // parameter a check along one random direction (module_check.hpp).
-  const CrateConfig base = tiny_config();
+  const CrateConfig base = gradcheck_config();
   for (const std::string variant : {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit"}) {
-    CrateConfig c = base;
-    if (variant == "overcomplete") c.dictionary = Dictionary::overcomplete;
-    if (variant == "learnable") c.learnable_ista = true;
-    if (variant == "paper") c.output_map = OutputMap::paper;
-    if (variant == "ista_residual") c.ista_residual = true;
-    if (variant == "vit") {
-      c.attention = AttentionKind::standard;
-      c.mlp = MlpKind::mlp;
-    }
+    const CrateConfig c = wbtest::with_variant(base, variant);
     Generator gen(9);
     CrateLayer layer(c, gen);
     BOOST_TEST_CONTEXT("variant " << variant) {

@@ -17,6 +17,7 @@
 #include "ops/ops.hpp"
 #include "tensor/prim.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/datasets.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
@@ -162,8 +163,7 @@ BOOST_AUTO_TEST_CASE(sparse_rate_reduction_objective_is_differentiable) {
   BOOST_TEST(any);
 }
 
-BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective) {
-  if (!std::filesystem::exists(std::string(data::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) return;
+BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective, *wbtest::require_dataset("fashion-mnist")) {
   const wbtest::TempDir tmp;
   const std::string dir = tmp.str();
   TrainOptions o;

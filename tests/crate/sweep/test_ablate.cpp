@@ -1,4 +1,4 @@
-// The ablation runner (crate/ablate.hpp): every variant of the shipped grid has correct gradients at a
+// The ablation runner (crate/sweep/ablate.hpp): every variant of the shipped grid has correct gradients at a
 // tiny size, grid files are validated with the bad key named, an interrupted grid resumes without
 // redoing finished runs, the results table equals what the runs logged, and child processes run at
 // most `jobs` at once.
@@ -16,13 +16,14 @@
 #include "crate/io/checkpoint.hpp"
 #include "datasets/idx.hpp"
 #include "ops/ops.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/datasets.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
-using wbtest::have_fashion_mnist;
 using wbtest::read_bytes;
 using wbtest::TempDir;
 namespace fs = std::filesystem;
@@ -129,19 +130,7 @@ BOOST_AUTO_TEST_CASE(every_variant_of_the_shipped_grid_has_correct_gradients) {
   const AblationGrid g = load_grid("experiments/ablation_small.json", "/tmp/unused");
   std::map<std::string, std::set<std::string>> seen;
   for (const auto& v : g.variants) {
-    CrateConfig c = v.config;
-    c.image_size = 8;
-    c.patch_size = 4;
-    c.channels = 2;
-    c.num_classes = 3;
-    c.dim = 8;
-    c.depth = 2;
-    c.heads = 2;
-    c.dim_head = 4;
-    c.mlp_ratio = 2;
-    c.overcomplete_ratio = 2;
-    c.dtype = DType::f64;
-    c.seed = 5;
+    const CrateConfig c = wbtest::small_variant(v.config);
     seen["attention"].insert(name_of(c.attention));
     seen["mlp"].insert(name_of(c.mlp));
     seen["ista_residual"].insert(c.ista_residual ? "true" : "false");
@@ -249,11 +238,7 @@ BOOST_AUTO_TEST_CASE(bad_grids_are_refused_with_the_key_named) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs) {
-  if (!have_fashion_mnist()) {
-    BOOST_TEST_MESSAGE("Fashion-MNIST not installed; skipped");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs, *wbtest::require_dataset("fashion-mnist")) {
   TempDir tmp;
   const AblationGrid g = parse_grid(tiny_grid(tmp / "grid"), "tiny.json");
   const AblationReport first = run_ablation(g, quiet());
@@ -336,11 +321,7 @@ BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs) {
-  if (!have_fashion_mnist()) {
-    BOOST_TEST_MESSAGE("Fashion-MNIST not installed; skipped");
-    return;
-  }
+BOOST_AUTO_TEST_CASE(results_equal_the_runs_logs, *wbtest::require_dataset("fashion-mnist")) {
   TempDir tmp;
   json gj = tiny_grid(tmp / "grid");
   gj["seeds"] = {3, 4, 5};

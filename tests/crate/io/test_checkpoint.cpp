@@ -14,29 +14,19 @@
 #include "crate/models/registry.hpp"
 #include "crate/io/safetensors.hpp"
 #include "tensor/prim.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
 using namespace wb::crate;
-using wbtest::have_fashion_mnist;
+using wbtest::mini28_config;  // crate-mini-28 at d 8, 2 layers of 2 heads of 4
 using wbtest::read_bytes;
 using wbtest::write_bytes;
 using wbtest::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-
-CrateConfig tiny() {
-  CrateConfig c = named_config("crate-mini-28");
-  c.dim = 8;
-  c.depth = 2;
-  c.heads = 2;
-  c.dim_head = 4;
-  c.seed = 3;
-  return c;
-}
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
   try {
@@ -78,7 +68,7 @@ BOOST_AUTO_TEST_CASE(safetensors_round_trip_and_layout) {
 
 BOOST_AUTO_TEST_CASE(model_round_trip_is_exact) {
   TempDir dir;
-  const CrateModel m(tiny());
+  const CrateModel m(mini28_config());
   save_model(dir / "m.safetensors", m);
   const auto loaded = load_model(dir / "m.safetensors");
   const auto pa = m.named_parameters(), pb = loaded->named_parameters();
@@ -93,7 +83,7 @@ BOOST_AUTO_TEST_CASE(model_round_trip_is_exact) {
 
 BOOST_AUTO_TEST_CASE(strict_loading_names_every_problem) {
   TempDir dir;
-  const CrateModel m(tiny());
+  const CrateModel m(mini28_config());
   auto params = m.named_parameters();
   // drop one tensor, reshape another, add an unexpected one
   std::vector<std::pair<std::string, Tensor>> edited;
@@ -124,12 +114,12 @@ BOOST_AUTO_TEST_CASE(strict_loading_names_every_problem) {
     return v;
   }());
   expect_error([&] { (void)load_model(dir / "plain.safetensors"); }, "name the model configuration");
-  BOOST_TEST(load_model(dir / "plain.safetensors", tiny())->parameter_count() == m.parameter_count());
+  BOOST_TEST(load_model(dir / "plain.safetensors", mini28_config())->parameter_count() == m.parameter_count());
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_and_truncated_files_are_reported) {
   TempDir dir;
-  const CrateModel m(tiny());
+  const CrateModel m(mini28_config());
   save_model(dir / "m.safetensors", m);
   const std::string good = read_bytes(dir / "m.safetensors");
   expect_error([&] { (void)read_safetensors(dir / "missing.safetensors"); }, "missing.safetensors: cannot open");

@@ -7,29 +7,14 @@
 #include "ops/ops.hpp"
 #include "ops/optim/adamw.hpp"
 #include "tensor/prim.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "tests/crate/module_check.hpp"
 #include "tests/support/check.hpp"
 
 using namespace wb;
 using namespace wb::crate;
 
-namespace {
-CrateConfig small_config(DType dtype) {
-  CrateConfig c;
-  c.name = "small-test";
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 2;
-  c.num_classes = 3;
-  c.dim = 8;
-  c.depth = 2;
-  c.heads = 2;
-  c.dim_head = 4;
-  c.dtype = dtype;
-  c.seed = 5;
-  return c;
-}
-}  // namespace
+using wbtest::small_config;
 
 BOOST_AUTO_TEST_SUITE(model)
 
@@ -78,9 +63,7 @@ BOOST_AUTO_TEST_CASE(trace_code_is_the_sparse_code) {
   std::vector<LayerTrace> trace;
   (void)CrateModel(small_config(DType::f32)).forward(x, &trace);
   BOOST_TEST(trace[0].code.is_same(trace[0].output));
-  CrateConfig c = small_config(DType::f32);
-  c.dictionary = Dictionary::overcomplete;
-  c.ista_residual = true;
+  const CrateConfig c = wbtest::with_variant(small_config(DType::f32), "alpha");  // overcomplete + ISTA residual
   const CrateModel alpha(c);
   (void)alpha.forward(x, &trace);
   for (std::size_t l = 0; l < trace.size(); ++l) {

@@ -1,6 +1,6 @@
-// The unrolled sparse-rate-reduction process (crate/unrolled.hpp), subspace fitting
-// (crate/subspace_fit.hpp) and the `optimize` driver (crate/optimize.hpp). Step sizes come from the
-// bounds derived in crate/unrolled.cpp, never from tuning.
+// The unrolled sparse-rate-reduction process (crate/instruments/unrolled.hpp), subspace fitting
+// (crate/instruments/subspace_fit.hpp) and the `optimize` driver (crate/instruments/optimize.hpp).
+// Step sizes come from the bounds derived in crate/instruments/unrolled.cpp, never from tuning.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
