@@ -1,4 +1,4 @@
-// `whitebox ablate`: trains every variant x seed of a grid file (crate/ablate.hpp documents the file
+// `whitebox ablate`: trains every variant x seed of a grid file (crate/sweep/ablate.hpp documents the file
 // and what it writes), one after another or as several child processes, resuming an interrupted
 // grid, then writes the results table and comparison plots.
 #include <fmt/format.h>

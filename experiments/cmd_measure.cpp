@@ -1,5 +1,5 @@
 // `whitebox measure`: per-layer compression, coding rate, rate reduction, sparsity and the sparse rate
-// reduction objective of one or more checkpoints (crate/measure.hpp), to CSV, JSON and a PNG figure.
+// reduction objective of one or more checkpoints (crate/instruments/measure.hpp), to CSV, JSON and a PNG figure.
 #include <memory>
 
 #include <fmt/format.h>

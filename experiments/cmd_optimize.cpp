@@ -1,5 +1,5 @@
 // `whitebox optimize`: an unrolled, untrained CRATE-like process that lowers the sparse rate reduction
-// R^c + lambda ||Z||_1 - R directly (crate/unrolled.hpp, crate/optimize.hpp), with exact gradient steps on
+// R^c + lambda ||Z||_1 - R directly (crate/instruments/unrolled.hpp, crate/instruments/optimize.hpp), with exact gradient steps on
 // R^c and with MSSA steps, side by side; writes <out>.csv, <out>.json and <out>.png.
 #include <memory>
 #include <optional>

@@ -1,4 +1,4 @@
-// `whitebox verify`: checks the CRATE derivation numerically (crate/verify.hpp, docs/derivation.md):
+// `whitebox verify`: checks the CRATE derivation numerically (crate/instruments/verify.hpp, docs/derivation.md):
 // ISTA as a proximal-gradient step, MSSA as an approximate gradient step on R^c, and compression as
 // denoising. One section per claim, a PASS/FAIL line each; the exit code is 1 when a claim fails.
 #include <cstdio>
@@ -22,7 +22,7 @@ struct VerifyFlags {
   int threads = 0;
   ModelFlags model = [] {
     ModelFlags m;
-    m.name.clear();  // without --model: the default setups of crate/verify.hpp
+    m.name.clear();  // without --model: the default setups of crate/instruments/verify.hpp
     return m;
   }();
 };

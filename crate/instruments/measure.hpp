@@ -1,7 +1,7 @@
 // Layer-by-layer sparse rate reduction of a trained (or untrained) CRATE, as the paper plots it.
 //
 // For every layer l and every image, with U^l the layer's subspaces (CrateLayer::subspaces(): MSSA's U
-// as (H, K, D); for standard attention, the key projection) and the official measurement convention of
+// as (K, p, d); for standard attention, the key projection) and the official measurement convention of
 // crate-spec §3 (eps^2 = 0.01 passed as eps, each token's p-dim head projection normalized to unit
 // norm, n = N + 1 tokens including the class token; ops::kMeasurement):
 //   rc_in    R^c(LN1(Z^l) | U^l)       what the official hook measures (Q = U LN1(Z^l)), the paper's

@@ -1,10 +1,10 @@
 // Claim 1 of `whitebox verify` (crate-spec §2.4): the ISTA block (blocks/ista.hpp) is one
 // proximal-gradient step of the nonnegative LASSO  lambda ||A||_1 + 1/2 ||Z - D A||^2  from A = Z,
 // checked against that step written from its definition (gradient step on the smooth part, then the
-// prox ReLU(. - eta lambda)) with prim:: ops in the column form: tokens as columns, Z (D, N).
-//   complete      A+ = ReLU(Z + eta D^T (Z - D Z) - eta lambda)                       D (D, D)
+// prox ReLU(. - eta lambda)) with prim:: ops in the column form: tokens as columns, Z (d, N).
+//   complete      A+ = ReLU(Z + eta D^T (Z - D Z) - eta lambda)                       D (d, d)
 //   overcomplete  A1 = ReLU(eta D^T Z - eta lambda); A2 = ReLU(A1 - eta D^T (D A1 - Z) - eta lambda);
-//                 out = D1 A2  (CRATE-alpha, two steps from A = 0)                   D, D1 (D, r D)
+//                 out = D1 A2  (CRATE-alpha, two steps from A = 0)                   D, D1 (d, r d)
 // On a synthetic block (ista_prox_check) or on the ISTA blocks of a real layer stack, from the
 // forward's trace (ista_layer_results: trace.ln2 in, trace.code and trace.output compared).
 #pragma once

@@ -201,8 +201,8 @@ BOOST_AUTO_TEST_CASE(training_records_measurements_and_the_objective, *wbtest::r
 }
 
 BOOST_AUTO_TEST_CASE(measures_a_bare_layer_stack_with_per_layer_head_layouts) {
-  // A stack of layers outside any model, each with its own head layout (H, K): the rc_in selectors and
-  // U come from each layer, so layer l's rc_in is the official hook's R^c of its qkv with its (H, K).
+  // A stack of layers outside any model, each with its own head layout (K, p): the rc_in selectors and
+  // U come from each layer, so layer l's rc_in is the official hook's R^c of its qkv with its (K, p).
   BlockConfig a;
   a.dim = 6, a.heads = 2, a.dim_head = 3, a.dtype = DType::f64;
   BlockConfig b = a;
