@@ -32,6 +32,13 @@ struct ModelFlags {
   bool ista_residual = false, learnable_ista = false;
   bool f64 = false;
 
+  // Flags whose --model has no default: the configuration then comes from a checkpoint's metadata
+  // (eval, logits, grads) or from the command's own default setup (verify).
+  static ModelFlags without_default() {
+    ModelFlags m;
+    m.name.clear();
+    return m;
+  }
   // Adds --model and the override flags to `app`.
   void add(CLI::App& app, bool with_default = true);
   // The named config with the overrides applied and validated.

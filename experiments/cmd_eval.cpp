@@ -16,11 +16,7 @@ struct EvalFlags {
   std::string checkpoint, data = "fashion-mnist", data_dir;
   std::int64_t batch_size = 256, limit = 0;
   int threads = 0;
-  ModelFlags model = [] {
-    ModelFlags m;
-    m.name.clear();  // by default the configuration comes from the file's metadata
-    return m;
-  }();
+  ModelFlags model = ModelFlags::without_default();  // by default the configuration comes from the file's metadata
 };
 }  // namespace
 

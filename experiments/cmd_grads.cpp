@@ -22,11 +22,7 @@ struct GradsFlags {
   std::int64_t batch_size = 8, offset = 0;
   double label_smoothing = 0.0, srr_weight = 0.0;
   int threads = 0;
-  ModelFlags model = [] {
-    ModelFlags m;
-    m.name.clear();  // by default the configuration comes from the file's metadata
-    return m;
-  }();
+  ModelFlags model = ModelFlags::without_default();  // by default the configuration comes from the file's metadata
 };
 }  // namespace
 

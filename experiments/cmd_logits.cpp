@@ -30,11 +30,7 @@ struct LogitsFlags {
   std::int64_t limit = 64, random = 0, batch_size = 64;
   std::uint64_t seed = 0;
   int threads = 0;
-  ModelFlags model = [] {
-    ModelFlags m;
-    m.name.clear();  // by default the configuration comes from the file's metadata
-    return m;
-  }();
+  ModelFlags model = ModelFlags::without_default();  // by default the configuration comes from the file's metadata
 };
 
 // Logits of `images` in batches of `batch_size`, concatenated.

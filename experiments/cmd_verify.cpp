@@ -20,11 +20,7 @@ struct VerifyFlags {
   std::uint64_t seed = 0;
   std::string json;
   int threads = 0;
-  ModelFlags model = [] {
-    ModelFlags m;
-    m.name.clear();  // without --model: the default setups of crate/instruments/verify.hpp
-    return m;
-  }();
+  ModelFlags model = ModelFlags::without_default();  // without --model: the default setups of crate/instruments/verify.hpp
 };
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "crate/train/objectives/classification.hpp"
+#include "tests/crate/fixtures.hpp"
 #include "datasets/dataset.hpp"
 #include "tensor/rng.hpp"
 
@@ -32,17 +33,9 @@ inline wb::data::Dataset synthetic_images(std::int64_t n, std::uint64_t seed) {
 
 // A tiny CRATE for 8 x 8 x 1 images of 3 classes: 4 x 4 patches, d = 16, 2 layers of 2 heads of 8.
 inline wb::crate::CrateConfig synthetic_config() {
-  wb::crate::CrateConfig c;
-  c.name = "crate-synthetic";
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 1;
-  c.num_classes = 3;
-  c.dim = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.dim_head = 8;
-  return c;
+  return tiny_config({.image_size = 8, .patch_size = 4, .channels = 1, .num_classes = 3, .dim = 16, .depth = 2,
+                      .heads = 2, .dim_head = 8},
+                     wb::DType::f32, 0, "crate-synthetic");
 }
 
 class SyntheticTask : public wb::crate::ClassificationTask {
