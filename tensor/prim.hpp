@@ -4,7 +4,7 @@
 // live in ops/ and call these in both their forward and backward. Compute primitives take any layout
 // and make inputs contiguous on entry where their kernels need it; outputs are new contiguous tensors
 // unless the name ends in `_` (in place). Each compute primitive has one switch on the device in
-// tensor/dispatch.cpp; the CPU kernels are in tensor/cpu/, the CUDA ones in tensor/cuda/.
+// tensor/dispatch/<section>.cpp; the CPU kernels are in tensor/cpu/, the CUDA ones in tensor/cuda/.
 #pragma once
 
 #include <cstdint>
