@@ -3,8 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/strided.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -135,14 +135,21 @@ void binary_t(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& o
 
 }  // namespace
 
-void unary(prim::Unary op, const Tensor& x, const Tensor& out, double p) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void unary<Device::CPU>(prim::Unary op, const Tensor& x, const Tensor& out, double p) {
   dispatch_floating(x.dtype(), "unary", [&](auto tag) {
     using T = typename decltype(tag)::type;
     unary_t<T>(op, static_cast<const T*>(x.raw_data()), static_cast<T*>(out.raw_data()), x.numel(), static_cast<T>(p));
   });
 }
 
-void unary_backward(prim::Unary op, const Tensor& dy, const Tensor& saved, const Tensor& dx, double p) {
+template <>
+void unary_backward<Device::CPU>(prim::Unary op, const Tensor& dy, const Tensor& saved, const Tensor& dx, double p) {
   dispatch_floating(dy.dtype(), "unary_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     unary_backward_t<T>(op, static_cast<const T*>(dy.raw_data()),
@@ -151,14 +158,16 @@ void unary_backward(prim::Unary op, const Tensor& dy, const Tensor& saved, const
   });
 }
 
-void binary(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+template <>
+void binary<Device::CPU>(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_floating(out.dtype(), "binary", [&](auto tag) {
     using T = typename decltype(tag)::type;
     binary_t<T>(op, a, b, out);
   });
 }
 
-void axpy(const Tensor& y, const Tensor& x, double alpha) {
+template <>
+void axpy<Device::CPU>(const Tensor& y, const Tensor& x, double alpha) {
   dispatch_floating(y.dtype(), "axpy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* py = static_cast<T*>(y.raw_data());
@@ -170,7 +179,8 @@ void axpy(const Tensor& y, const Tensor& x, double alpha) {
   });
 }
 
-void masked_fill(const Tensor& x, const Tensor& mask, double value, const Tensor& out) {
+template <>
+void masked_fill<Device::CPU>(const Tensor& x, const Tensor& mask, double value, const Tensor& out) {
   dispatch_floating(out.dtype(), "masked_fill", [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_all(mask.dtype(), [&](auto mtag) {
@@ -190,4 +200,4 @@ void masked_fill(const Tensor& x, const Tensor& mask, double value, const Tensor
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -17,10 +17,13 @@
 #include <cmath>
 #include <type_traits>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
+using kernel::CholeskyStatus;
+using kernel::MatrixBatch;
+
 namespace {
 
 template <class F>
@@ -238,21 +241,30 @@ CholeskyStatus inverse_t(const T* l, std::int64_t batch, std::int64_t n, T* out)
 
 }  // namespace
 
-void gram(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void gram<Device::CPU>(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
+                       const Tensor& out) {
   dispatch_floating(x.dtype(), "gram", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gram_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(out.raw_data()));
   });
 }
 
-CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n) {
+template <>
+CholeskyStatus cholesky<Device::CPU>(const Tensor& a, std::int64_t batch, std::int64_t n) {
   return dispatch_floating(a.dtype(), "cholesky", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return cholesky_t<T>(static_cast<T*>(a.raw_data()), batch, n);
   });
 }
 
-void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+template <>
+void cholesky_logdet<Device::CPU>(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
   dispatch_floating(l.dtype(), "cholesky_logdet", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* lp = static_cast<const T*>(l.raw_data());
@@ -261,8 +273,9 @@ void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const 
   });
 }
 
-CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
-                             const Tensor& l, const Tensor& logdet) {
+template <>
+CholeskyStatus gram_cholesky<Device::CPU>(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha,
+                                          double beta, const Tensor& l, const Tensor& logdet) {
   return dispatch_floating(x.dtype(), "gram_cholesky", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return gram_cholesky_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(l.raw_data()),
@@ -270,19 +283,21 @@ CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram 
   });
 }
 
-void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb, prim::Side side,
-                    double alpha) {
+template <>
+void cholesky_solve<Device::CPU>(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb,
+                                 prim::Side side, double alpha) {
   dispatch_floating(b.dtype(), "cholesky_solve", [&](auto tag) {
     using T = typename decltype(tag)::type;
     solve_t<T>(static_cast<const T*>(l.raw_data()), n, static_cast<T*>(b.raw_data()), bb, side, alpha);
   });
 }
 
-CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+template <>
+CholeskyStatus cholesky_inverse<Device::CPU>(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
   return dispatch_floating(l.dtype(), "cholesky_inverse", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return inverse_t<T>(static_cast<const T*>(l.raw_data()), batch, n, static_cast<T*>(out.raw_data()));
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -2,9 +2,8 @@
 // maps, axpy_, scale_ and masked_fill.
 #include <iterator>
 
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -33,8 +32,8 @@ Tensor unary(Unary op, const Tensor& x, double p) {
   const Tensor xc = contiguous(x);
   Tensor out = empty_like(xc);
   switch (x.device()) {
-    case Device::CPU: cpu::unary(op, xc, out, p); break;
-    case Device::CUDA: cuda::unary(op, xc, out, p); break;
+    case Device::CPU: kernel::unary<Device::CPU>(op, xc, out, p); break;
+    case Device::CUDA: kernel::unary<Device::CUDA>(op, xc, out, p); break;
   }
   return out;
 }
@@ -47,8 +46,8 @@ void unary_(Unary op, const Tensor& x, double p) {
     return;
   }
   switch (x.device()) {
-    case Device::CPU: cpu::unary(op, x, x, p); return;
-    case Device::CUDA: cuda::unary(op, x, x, p); return;
+    case Device::CPU: kernel::unary<Device::CPU>(op, x, x, p); return;
+    case Device::CUDA: kernel::unary<Device::CUDA>(op, x, x, p); return;
   }
 }
 
@@ -64,8 +63,8 @@ Tensor unary_backward(Unary op, const Tensor& dy, const Tensor& saved, double p)
   }
   Tensor dx = empty_like(dyc);
   switch (dy.device()) {
-    case Device::CPU: cpu::unary_backward(op, dyc, sc, dx, p); break;
-    case Device::CUDA: cuda::unary_backward(op, dyc, sc, dx, p); break;
+    case Device::CPU: kernel::unary_backward<Device::CPU>(op, dyc, sc, dx, p); break;
+    case Device::CUDA: kernel::unary_backward<Device::CUDA>(op, dyc, sc, dx, p); break;
   }
   return dx;
 }
@@ -81,8 +80,8 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const Tensor ea = expand(a, shape), eb = expand(b, shape);
   switch (a.device()) {
-    case Device::CPU: cpu::binary(op, ea, eb, out); break;
-    case Device::CUDA: cuda::binary(op, ea, eb, out); break;
+    case Device::CPU: kernel::binary<Device::CPU>(op, ea, eb, out); break;
+    case Device::CUDA: kernel::binary<Device::CUDA>(op, ea, eb, out); break;
   }
   return out;
 }
@@ -95,8 +94,8 @@ void binary_(Binary op, const Tensor& a, const Tensor& b) {
   check_floating(a, "binary_");
   const Tensor eb = expand(b, a.shape());
   switch (a.device()) {
-    case Device::CPU: cpu::binary(op, a, eb, a); return;
-    case Device::CUDA: cuda::binary(op, a, eb, a); return;
+    case Device::CPU: kernel::binary<Device::CPU>(op, a, eb, a); return;
+    case Device::CUDA: kernel::binary<Device::CUDA>(op, a, eb, a); return;
   }
 }
 
@@ -111,8 +110,8 @@ void axpy_(const Tensor& y, const Tensor& x, double alpha) {
     return;
   }
   switch (y.device()) {
-    case Device::CPU: cpu::axpy(y, x, alpha); return;
-    case Device::CUDA: cuda::axpy(y, x, alpha); return;
+    case Device::CPU: kernel::axpy<Device::CPU>(y, x, alpha); return;
+    case Device::CUDA: kernel::axpy<Device::CUDA>(y, x, alpha); return;
   }
 }
 
@@ -129,8 +128,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   Tensor out = empty_like(x);
   const Tensor em = expand(mask, x.shape());
   switch (x.device()) {
-    case Device::CPU: cpu::masked_fill(x, em, value, out); break;
-    case Device::CUDA: cuda::masked_fill(x, em, value, out); break;
+    case Device::CPU: kernel::masked_fill<Device::CPU>(x, em, value, out); break;
+    case Device::CUDA: kernel::masked_fill<Device::CUDA>(x, em, value, out); break;
   }
   return out;
 }

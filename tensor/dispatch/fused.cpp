@@ -1,8 +1,7 @@
 // Dispatch of the fused kernels: softmax and log_softmax (and backwards), layer_norm (and backward),
 // multi-head attention (and backward) and cross-entropy (and backward).
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -17,8 +16,8 @@ Tensor softmax_impl(const Tensor& x, std::int64_t axis, bool log) {
   const Split3 s = split_at(x.shape(), a);
   Tensor y = empty_like(xc);
   switch (x.device()) {
-    case Device::CPU: cpu::softmax(xc, s.outer, s.r, s.inner, log, y); break;
-    case Device::CUDA: cuda::softmax(xc, s.outer, s.r, s.inner, log, y); break;
+    case Device::CPU: kernel::softmax<Device::CPU>(xc, s.outer, s.r, s.inner, log, y); break;
+    case Device::CUDA: kernel::softmax<Device::CUDA>(xc, s.outer, s.r, s.inner, log, y); break;
   }
   return y;
 }
@@ -29,8 +28,8 @@ Tensor softmax_backward_impl(const Tensor& dy, const Tensor& y, std::int64_t axi
   const Split3 s = split_at(y.shape(), a);
   Tensor dx = empty_like(yc);
   switch (y.device()) {
-    case Device::CPU: cpu::softmax_backward(dyc, yc, s.outer, s.r, s.inner, log, dx); break;
-    case Device::CUDA: cuda::softmax_backward(dyc, yc, s.outer, s.r, s.inner, log, dx); break;
+    case Device::CPU: kernel::softmax_backward<Device::CPU>(dyc, yc, s.outer, s.r, s.inner, log, dx); break;
+    case Device::CUDA: kernel::softmax_backward<Device::CUDA>(dyc, yc, s.outer, s.r, s.inner, log, dx); break;
   }
   return dx;
 }
@@ -64,8 +63,8 @@ LayerNormResult layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& b
   Shape stat(x.shape().begin(), x.shape().end() - 1);
   LayerNormResult r{empty_like(xc), Tensor::empty(stat, x.dtype(), x.device()), Tensor::empty(stat, x.dtype(), x.device())};
   switch (x.device()) {
-    case Device::CPU: cpu::layer_norm(xc, g, b, eps, r.y, r.mean, r.rstd); break;
-    case Device::CUDA: cuda::layer_norm(xc, g, b, eps, r.y, r.mean, r.rstd); break;
+    case Device::CPU: kernel::layer_norm<Device::CPU>(xc, g, b, eps, r.y, r.mean, r.rstd); break;
+    case Device::CUDA: kernel::layer_norm<Device::CUDA>(xc, g, b, eps, r.y, r.mean, r.rstd); break;
   }
   return r;
 }
@@ -80,9 +79,10 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   const Shape pshape{x.size(-1)};
   r.dgamma = Tensor::empty(pshape, x.dtype(), x.device());
   r.dbeta = Tensor::empty(pshape, x.dtype(), x.device());
+  const Tensor mc = contiguous(mean), rc = contiguous(rstd);
   switch (x.device()) {
-    case Device::CPU: cpu::layer_norm_backward(dyc, xc, contiguous(mean), contiguous(rstd), g, r.dx, r.dgamma, r.dbeta); break;
-    case Device::CUDA: cuda::layer_norm_backward(dyc, xc, contiguous(mean), contiguous(rstd), g, r.dx, r.dgamma, r.dbeta); break;
+    case Device::CPU: kernel::layer_norm_backward<Device::CPU>(dyc, xc, mc, rc, g, r.dx, r.dgamma, r.dbeta); break;
+    case Device::CUDA: kernel::layer_norm_backward<Device::CUDA>(dyc, xc, mc, rc, g, r.dx, r.dgamma, r.dbeta); break;
   }
   if (!gamma.defined()) r.dgamma = Tensor();
   return r;
@@ -114,8 +114,8 @@ AttentionResult attention(const Tensor& q_in, const Tensor& k_in, const Tensor& 
   const std::int64_t b = q.size(0), n = q.size(1);
   AttentionResult r{Tensor::empty(q.shape(), q.dtype(), q.device()), Tensor::empty({b, heads, n, n}, q.dtype(), q.device())};
   switch (q.device()) {
-    case Device::CPU: cpu::attention(q, k, v, heads, scale, r.out, r.maps); break;
-    case Device::CUDA: cuda::attention(q, k, v, heads, scale, r.out, r.maps); break;
+    case Device::CPU: kernel::attention<Device::CPU>(q, k, v, heads, scale, r.out, r.maps); break;
+    case Device::CUDA: kernel::attention<Device::CUDA>(q, k, v, heads, scale, r.out, r.maps); break;
   }
   return r;
 }
@@ -134,8 +134,8 @@ AttentionGrads attention_backward(const Tensor& dout, const Tensor& q_in, const 
     g.dv = empty_like(d);
   }
   switch (q.device()) {
-    case Device::CPU: cpu::attention_backward(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
-    case Device::CUDA: cuda::attention_backward(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
+    case Device::CPU: kernel::attention_backward<Device::CPU>(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
+    case Device::CUDA: kernel::attention_backward<Device::CUDA>(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
   }
   return g;
 }
@@ -157,8 +157,12 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& target, std
   r.log_prob = empty_like(lc);
   double loss = 0.0;
   switch (logits.device()) {
-    case Device::CPU: loss = cpu::cross_entropy(lc, tc, ignore_index, label_smoothing, r.log_prob, r.count); break;
-    case Device::CUDA: loss = cuda::cross_entropy(lc, tc, ignore_index, label_smoothing, r.log_prob, r.count); break;
+    case Device::CPU:
+      loss = kernel::cross_entropy<Device::CPU>(lc, tc, ignore_index, label_smoothing, r.log_prob, r.count);
+      break;
+    case Device::CUDA:
+      loss = kernel::cross_entropy<Device::CUDA>(lc, tc, ignore_index, label_smoothing, r.log_prob, r.count);
+      break;
   }
   r.loss = to_device(Tensor::scalar(loss, logits.dtype()), logits.device());
   return r;
@@ -169,8 +173,12 @@ Tensor cross_entropy_backward(double dloss, const Tensor& log_prob, const Tensor
   const Tensor lp = contiguous(log_prob), tc = contiguous(target);
   Tensor dx = empty_like(lp);
   switch (lp.device()) {
-    case Device::CPU: cpu::cross_entropy_backward(dloss, lp, tc, ignore_index, label_smoothing, count, dx); break;
-    case Device::CUDA: cuda::cross_entropy_backward(dloss, lp, tc, ignore_index, label_smoothing, count, dx); break;
+    case Device::CPU:
+      kernel::cross_entropy_backward<Device::CPU>(dloss, lp, tc, ignore_index, label_smoothing, count, dx);
+      break;
+    case Device::CUDA:
+      kernel::cross_entropy_backward<Device::CUDA>(dloss, lp, tc, ignore_index, label_smoothing, count, dx);
+      break;
   }
   return dx;
 }

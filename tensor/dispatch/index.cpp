@@ -1,7 +1,6 @@
 // Dispatch of the indexing primitives: index_select, index_add_, gather and scatter_add_.
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -26,8 +25,8 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index) {
   out_shape[static_cast<std::size_t>(a)] = index.numel();
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   switch (x.device()) {
-    case Device::CPU: cpu::index_select(xc, s.outer, s.r, s.inner, ic, out); break;
-    case Device::CUDA: cuda::index_select(xc, s.outer, s.r, s.inner, ic, out); break;
+    case Device::CPU: kernel::index_select<Device::CPU>(xc, s.outer, s.r, s.inner, ic, out); break;
+    case Device::CUDA: kernel::index_select<Device::CUDA>(xc, s.outer, s.r, s.inner, ic, out); break;
   }
   return out;
 }
@@ -45,8 +44,8 @@ void index_add_(const Tensor& out, std::int64_t axis, const Tensor& index, const
   const Split3 s = split_at(out.shape(), a);
   const Tensor sc = contiguous(src), ic = contiguous(index);
   switch (out.device()) {
-    case Device::CPU: cpu::index_add(out, s.outer, s.r, s.inner, ic, sc); return;
-    case Device::CUDA: cuda::index_add(out, s.outer, s.r, s.inner, ic, sc); return;
+    case Device::CPU: kernel::index_add<Device::CPU>(out, s.outer, s.r, s.inner, ic, sc); return;
+    case Device::CUDA: kernel::index_add<Device::CUDA>(out, s.outer, s.r, s.inner, ic, sc); return;
   }
 }
 
@@ -69,8 +68,8 @@ Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
   const Tensor xc = contiguous(x), ic = contiguous(index);
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   switch (x.device()) {
-    case Device::CPU: cpu::gather(xc, a, ic, out); break;
-    case Device::CUDA: cuda::gather(xc, a, ic, out); break;
+    case Device::CPU: kernel::gather<Device::CPU>(xc, a, ic, out); break;
+    case Device::CUDA: kernel::gather<Device::CUDA>(xc, a, ic, out); break;
   }
   return out;
 }
@@ -84,8 +83,8 @@ void scatter_add_(const Tensor& out, std::int64_t axis, const Tensor& index, con
   if (!out.is_contiguous()) throw std::invalid_argument("scatter_add_: out must be contiguous");
   const Tensor ic = contiguous(index), sc = contiguous(src);
   switch (out.device()) {
-    case Device::CPU: cpu::scatter_add(out, a, ic, sc); return;
-    case Device::CUDA: cuda::scatter_add(out, a, ic, sc); return;
+    case Device::CPU: kernel::scatter_add<Device::CPU>(out, a, ic, sc); return;
+    case Device::CUDA: kernel::scatter_add<Device::CUDA>(out, a, ic, sc); return;
   }
 }
 

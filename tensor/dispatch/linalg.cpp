@@ -6,9 +6,8 @@
 
 #include <fmt/ranges.h>
 
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -40,7 +39,7 @@ std::vector<std::int64_t> matrix_offsets(const Tensor& x) {
 }
 
 // Describes x (..., R, C) for BLAS, or false when its last two axes cannot be passed as they are.
-bool matrix_batch(const Tensor& x, cpu::MatrixBatch& mb) {
+bool matrix_batch(const Tensor& x, kernel::MatrixBatch& mb) {
   mb.rows = x.size(-2);
   mb.cols = x.size(-1);
   if (mb.rows == 0 || mb.cols == 0) {  // nothing is read: any layout will do
@@ -77,7 +76,7 @@ std::string batch_position(const Tensor& x, std::int64_t flat) {
 
 // `batched` supplies the batch axes; `operand` describes the matrices in the message.
 [[noreturn]] void throw_not_positive_definite(const char* what, const Tensor& batched, const std::string& operand,
-                                              const cpu::CholeskyStatus& st) {
+                                              const kernel::CholeskyStatus& st) {
   throw std::runtime_error(fmt::format(
       "{}: {} of {} is not positive definite: ?potrf failed at pivot {} (0-based), where the leading {}x{} minor is "
       "not positive definite (pivot value {:.6g}). Hint: a Gram matrix plus a positive multiple of the identity "
@@ -86,7 +85,7 @@ std::string batch_position(const Tensor& x, std::int64_t flat) {
 }
 
 // x as a batch of matrices BLAS can read in place (a contiguous copy only when its layout forbids it).
-Tensor matrix_operand(const Tensor& x, const char* what, cpu::MatrixBatch& xb) {
+Tensor matrix_operand(const Tensor& x, const char* what, kernel::MatrixBatch& xb) {
   check_matrices(x, what, "x", false);
   Tensor xv = x.detach();
   if (!matrix_batch(xv, xb)) {
@@ -99,30 +98,30 @@ Tensor matrix_operand(const Tensor& x, const char* what, cpu::MatrixBatch& xb) {
 }  // namespace
 
 Tensor gram(const Tensor& x, Gram form, double alpha, double beta) {
-  cpu::MatrixBatch xb;
+  kernel::MatrixBatch xb;
   const Tensor xv = matrix_operand(x, "gram", xb);
   const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
   Shape out_shape = batch_shape_of(x);
   out_shape.insert(out_shape.end(), {n, n});
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   switch (x.device()) {
-    case Device::CPU: cpu::gram(xv, xb, form, alpha, beta, out); break;
-    case Device::CUDA: cuda::gram(xv, xb, form, alpha, beta, out); break;
+    case Device::CPU: kernel::gram<Device::CPU>(xv, xb, form, alpha, beta, out); break;
+    case Device::CUDA: kernel::gram<Device::CUDA>(xv, xb, form, alpha, beta, out); break;
   }
   return out;
 }
 
 GramCholesky gram_cholesky(const Tensor& x, Gram form, double alpha, double beta, const char* what) {
-  cpu::MatrixBatch xb;
+  kernel::MatrixBatch xb;
   const Tensor xv = matrix_operand(x, what, xb);
   const std::int64_t n = form == Gram::xtx ? x.size(-1) : x.size(-2);
   Shape l_shape = batch_shape_of(x);
   l_shape.insert(l_shape.end(), {n, n});
   GramCholesky r{Tensor::empty(l_shape, x.dtype(), x.device()), Tensor::empty(batch_shape_of(x), x.dtype(), x.device())};
-  cpu::CholeskyStatus st;
+  kernel::CholeskyStatus st;
   switch (x.device()) {
-    case Device::CPU: st = cpu::gram_cholesky(xv, xb, form, alpha, beta, r.l, r.logdet); break;
-    case Device::CUDA: st = cuda::gram_cholesky(xv, xb, form, alpha, beta, r.l, r.logdet); break;
+    case Device::CPU: st = kernel::gram_cholesky<Device::CPU>(xv, xb, form, alpha, beta, r.l, r.logdet); break;
+    case Device::CUDA: st = kernel::gram_cholesky<Device::CUDA>(xv, xb, form, alpha, beta, r.l, r.logdet); break;
   }
   if (st.batch >= 0)
     throw_not_positive_definite(what, x,
@@ -139,10 +138,10 @@ void cholesky_(const Tensor& a, const char* what) {
                                             "use prim::cholesky",
                                             what, shape_str(a.shape())));
   const std::int64_t n = a.size(-1), batch = numel_of(batch_shape_of(a));
-  cpu::CholeskyStatus st;
+  kernel::CholeskyStatus st;
   switch (a.device()) {
-    case Device::CPU: st = cpu::cholesky(a, batch, n); break;
-    case Device::CUDA: st = cuda::cholesky(a, batch, n); break;
+    case Device::CPU: st = kernel::cholesky<Device::CPU>(a, batch, n); break;
+    case Device::CUDA: st = kernel::cholesky<Device::CUDA>(a, batch, n); break;
   }
   if (st.batch >= 0) throw_not_positive_definite(what, a, fmt::format("{} {}", shape_str(a.shape()), dtype_name(a.dtype())), st);
 }
@@ -160,8 +159,8 @@ Tensor cholesky_logdet(const Tensor& l) {
   const std::int64_t n = l.size(-1), batch = numel_of(batch_shape_of(l));
   Tensor out = Tensor::empty(batch_shape_of(l), l.dtype(), l.device());
   switch (l.device()) {
-    case Device::CPU: cpu::cholesky_logdet(lc, batch, n, out); break;
-    case Device::CUDA: cuda::cholesky_logdet(lc, batch, n, out); break;
+    case Device::CPU: kernel::cholesky_logdet<Device::CPU>(lc, batch, n, out); break;
+    case Device::CUDA: kernel::cholesky_logdet<Device::CUDA>(lc, batch, n, out); break;
   }
   return out;
 }
@@ -185,7 +184,7 @@ void cholesky_solve_(const Tensor& l, const Tensor& b, Side side, double alpha) 
                                               "solving in place would write aliased memory",
                                               shape_str(b.shape()), a));
   const Tensor lc = contiguous(l);
-  cpu::MatrixBatch bb;
+  kernel::MatrixBatch bb;
   if (!matrix_batch(b, bb)) {
     const Tensor tmp = contiguous(b);
     cholesky_solve_(lc, tmp, side, alpha);
@@ -193,8 +192,8 @@ void cholesky_solve_(const Tensor& l, const Tensor& b, Side side, double alpha) 
     return;
   }
   switch (b.device()) {
-    case Device::CPU: cpu::cholesky_solve(lc, n, b, bb, side, alpha); return;
-    case Device::CUDA: cuda::cholesky_solve(lc, n, b, bb, side, alpha); return;
+    case Device::CPU: kernel::cholesky_solve<Device::CPU>(lc, n, b, bb, side, alpha); return;
+    case Device::CUDA: kernel::cholesky_solve<Device::CUDA>(lc, n, b, bb, side, alpha); return;
   }
 }
 
@@ -210,10 +209,10 @@ Tensor cholesky_inverse(const Tensor& l) {
   const Tensor lc = contiguous(l);
   const std::int64_t n = l.size(-1), batch = numel_of(batch_shape_of(l));
   Tensor out = empty_like(lc);
-  cpu::CholeskyStatus st;
+  kernel::CholeskyStatus st;
   switch (l.device()) {
-    case Device::CPU: st = cpu::cholesky_inverse(lc, batch, n, out); break;
-    case Device::CUDA: st = cuda::cholesky_inverse(lc, batch, n, out); break;
+    case Device::CPU: st = kernel::cholesky_inverse<Device::CPU>(lc, batch, n, out); break;
+    case Device::CUDA: st = kernel::cholesky_inverse<Device::CUDA>(lc, batch, n, out); break;
   }
   if (st.batch >= 0)
     throw std::runtime_error(fmt::format("cholesky_inverse: {} of factor {} {} has a zero on its diagonal at {} "

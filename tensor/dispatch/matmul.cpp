@@ -3,9 +3,8 @@
 // cannot read are copied.
 #include <algorithm>
 
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -36,7 +35,7 @@ bool batch_stride(const Tensor& x, std::int64_t nbatch, std::int64_t& stride) {
 // Two matrices (m x k) @ (k x n), the common case: no batch axes, no handle copies, so small products
 // stay cheap.
 Tensor matmul_2d(const Tensor& a_in, const Tensor& b_in, std::int64_t m, std::int64_t k, std::int64_t n) {
-  cpu::GemmBatch g;
+  kernel::GemmBatch g;
   g.m = m;
   g.n = n;
   g.k = k;
@@ -60,8 +59,8 @@ Tensor matmul_2d(const Tensor& a_in, const Tensor& b_in, std::int64_t m, std::in
     return c;
   }
   switch (c.device()) {
-    case Device::CPU: cpu::gemm(g, *pa, *pb, c); break;
-    case Device::CUDA: cuda::gemm(g, *pa, *pb, c); break;
+    case Device::CPU: kernel::gemm<Device::CPU>(g, *pa, *pb, c); break;
+    case Device::CUDA: kernel::gemm<Device::CUDA>(g, *pa, *pb, c); break;
   }
   return c;
 }
@@ -100,7 +99,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   a = expand(a, ashape);
   b = expand(b, bshape);
 
-  cpu::GemmBatch g;
+  kernel::GemmBatch g;
   g.m = m;
   g.n = n;
   g.k = k;
@@ -125,8 +124,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     return c;
   }
   switch (a.device()) {
-    case Device::CPU: cpu::gemm(g, a, b, c); break;
-    case Device::CUDA: cuda::gemm(g, a, b, c); break;
+    case Device::CPU: kernel::gemm<Device::CPU>(g, a, b, c); break;
+    case Device::CUDA: kernel::gemm<Device::CUDA>(g, a, b, c); break;
   }
   return c;
 }
@@ -145,7 +144,7 @@ void gemm_(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double alpha
     throw std::invalid_argument(fmt::format("gemm_: shapes {} @ {} -> {} do not match", shape_str(a_in.shape()),
                                             shape_str(b_in.shape()), shape_str(c.shape())));
   Tensor a = a_in.detach(), b = b_in.detach();
-  cpu::GemmBatch g;
+  kernel::GemmBatch g;
   g.m = m;
   g.n = n;
   g.k = k;
@@ -165,8 +164,8 @@ void gemm_(const Tensor& c, const Tensor& a_in, const Tensor& b_in, double alpha
     return;
   }
   switch (c.device()) {
-    case Device::CPU: cpu::gemm(g, a, b, c); return;
-    case Device::CUDA: cuda::gemm(g, a, b, c); return;
+    case Device::CPU: kernel::gemm<Device::CPU>(g, a, b, c); return;
+    case Device::CUDA: kernel::gemm<Device::CUDA>(g, a, b, c); return;
   }
 }
 

@@ -5,9 +5,9 @@
 
 #include <cstring>
 
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
+#include "tensor/cuda/memory.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb {
 
@@ -71,8 +71,8 @@ void copy_(const Tensor& dst, const Tensor& src) {
   }
   const Tensor s = expand(src, dst.shape());
   switch (dst.device()) {
-    case Device::CPU: cpu::copy(dst, s); return;
-    case Device::CUDA: cuda::copy(dst, s); return;
+    case Device::CPU: kernel::copy<Device::CPU>(dst, s); return;
+    case Device::CUDA: kernel::copy<Device::CUDA>(dst, s); return;
   }
 }
 
@@ -95,8 +95,8 @@ Tensor to_device(const Tensor& x, Device device) {
 void fill_(const Tensor& x, double value) {
   check_defined(x, "fill_", "x");
   switch (x.device()) {
-    case Device::CPU: cpu::fill(x, value); return;
-    case Device::CUDA: cuda::fill(x, value); return;
+    case Device::CPU: kernel::fill<Device::CPU>(x, value); return;
+    case Device::CUDA: kernel::fill<Device::CUDA>(x, value); return;
   }
 }
 

@@ -2,9 +2,8 @@
 // indices, reduce_to_shape (the broadcast backward) and sum_all.
 #include <algorithm>
 
-#include "tensor/cpu/kernels.hpp"
-#include "tensor/cuda/kernels.hpp"
 #include "tensor/dispatch/common.hpp"
+#include "tensor/kernels.hpp"
 
 namespace wb::prim {
 using namespace detail;
@@ -37,8 +36,8 @@ Tensor sum(const Tensor& x, std::vector<std::int64_t> axes, bool keepdim) {
     for (std::int64_t k = first; k <= last; ++k) kept[static_cast<std::size_t>(k)] = 1;
     Tensor out = Tensor::empty(kept, x.dtype(), x.device());
     switch (x.device()) {
-      case Device::CPU: cpu::sum_axis(cur, outer, r, inner, out); break;
-      case Device::CUDA: cuda::sum_axis(cur, outer, r, inner, out); break;
+      case Device::CPU: kernel::sum_axis<Device::CPU>(cur, outer, r, inner, out); break;
+      case Device::CUDA: kernel::sum_axis<Device::CUDA>(cur, outer, r, inner, out); break;
     }
     cur = out;
     i = j;
@@ -62,8 +61,8 @@ MaxResult max(const Tensor& x, std::int64_t axis, bool keepdim) {
   kept[static_cast<std::size_t>(a)] = 1;
   MaxResult res{Tensor::empty(kept, x.dtype(), x.device()), Tensor::empty(kept, DType::i64, x.device())};
   switch (x.device()) {
-    case Device::CPU: cpu::max_axis(xc, s.outer, s.r, s.inner, res.values, res.indices); break;
-    case Device::CUDA: cuda::max_axis(xc, s.outer, s.r, s.inner, res.values, res.indices); break;
+    case Device::CPU: kernel::max_axis<Device::CPU>(xc, s.outer, s.r, s.inner, res.values, res.indices); break;
+    case Device::CUDA: kernel::max_axis<Device::CUDA>(xc, s.outer, s.r, s.inner, res.values, res.indices); break;
   }
   if (!keepdim) {
     res.values = squeeze(res.values, a);
@@ -101,8 +100,8 @@ double sum_all(const Tensor& x) {
   check_defined(x, "sum_all", "x");
   const Tensor xc = contiguous(x);
   switch (x.device()) {
-    case Device::CPU: return cpu::sum_all(xc);
-    case Device::CUDA: return cuda::sum_all(xc);
+    case Device::CPU: return kernel::sum_all<Device::CPU>(xc);
+    case Device::CUDA: return kernel::sum_all<Device::CUDA>(xc);
   }
   return 0.0;
 }
