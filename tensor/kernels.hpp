@@ -52,12 +52,20 @@ struct CholeskyStatus {
   double value = 0.0;
 };
 
+// The first matrix of a batch whose eigendecomposition failed and ?syev's info for it (< 0: argument
+// -info was illegal, e.g. held a NaN; > 0: info off-diagonal elements did not converge); batch == -1
+// when every matrix decomposed.
+struct EigenStatus {
+  std::int64_t batch = -1;
+  std::int64_t info = 0;
+};
+
 // ---------------- memory and elementwise (cpu/copy.cpp, cpu/elementwise.cpp) ----------------
 
 // dst and src have the same shape (src may be an expanded view); any layout, any dtypes.
 template <Device D> void copy(const Tensor& dst, const Tensor& src);
 template <Device D> void fill(const Tensor& x, double value);  // any layout
-// x, out contiguous (may alias).
+// x, out contiguous (may alias); the scalar maps are those of tensor/unary_math.hpp.
 template <Device D> void unary(prim::Unary op, const Tensor& x, const Tensor& out, double p);
 template <Device D> void unary_backward(prim::Unary op, const Tensor& dy, const Tensor& saved, const Tensor& dx, double p);
 template <Device D> void binary(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& out);  // views of out's shape
@@ -91,6 +99,10 @@ void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const Matr
                     double alpha);
 // out contiguous (batch, n, n), full symmetric; reports a zero diagonal of L like cholesky (value 0).
 template <Device D> CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out);
+// In place on a contiguous (batch, n, n) holding symmetric A (lower triangle read): the eigenvectors, column
+// j for values[j]; values contiguous (batch, n), ascending.
+template <Device D>
+EigenStatus symmetric_eigen(const Tensor& a, std::int64_t batch, std::int64_t n, const Tensor& values);
 
 // ---------------- fused kernels ----------------
 // softmax.cpp: x contiguous viewed as (outer, r, inner), softmax over r.

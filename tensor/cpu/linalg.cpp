@@ -1,9 +1,11 @@
-// Batched symmetric positive-definite kernels: Gram matrices (?syrk), Cholesky (?potrf), logdet from
-// the factor, solves (?trsm) and inverse (?potri).
+// Batched symmetric kernels: Gram matrices (?syrk), Cholesky (?potrf), logdet from the factor, solves
+// (?trsm), inverse (?potri) and the eigendecomposition (?syev).
 //
 // Layout trick: a row-major lower-triangular L is, byte for byte, the column-major upper-triangular
 // U = L^T. LAPACK is called column-major with uplo 'U' on our row-major 'lower' data, so no transposed
-// copies are made (LAPACKE's row-major path would transpose every matrix in and out).
+// copies are made (LAPACKE's row-major path would transpose every matrix in and out). ?syev is the
+// exception: with 'U' it would reduce the matrix in another order, so it takes LAPACKE's row-major path
+// with 'L', bit for bit what LAPACKE_?syev(LAPACK_ROW_MAJOR, 'V', 'L', ...) gives a caller.
 //
 // Threads: OpenBLAS is single-threaded (tensor/parallel.hpp); a batch runs as one wb::parallel_for
 // over its matrices. With fewer matrices than threads, the big single-matrix steps are split over the
@@ -22,6 +24,7 @@
 
 namespace wb::cpu {
 using kernel::CholeskyStatus;
+using kernel::EigenStatus;
 using kernel::MatrixBatch;
 
 namespace {
@@ -239,6 +242,27 @@ CholeskyStatus inverse_t(const T* l, std::int64_t batch, std::int64_t n, T* out)
   return first_failure(info, value);
 }
 
+// Eigenvalues w (ascending) and eigenvectors of a symmetric n x n matrix, in place, by LAPACKE's row-major
+// ?syev (jobz 'V', uplo 'L'): LAPACKE hands LAPACK a column-major copy, so it reads A's row-major lower
+// triangle, and writes eigenvector j to column j. Returns ?syev's info.
+template <class T>
+lapack_int syev(T* a, T* w, std::int64_t n) {
+  const auto bn = static_cast<lapack_int>(n);
+  if constexpr (std::is_same_v<T, float>) return LAPACKE_ssyev(LAPACK_ROW_MAJOR, 'V', 'L', bn, a, bn, w);
+  else return LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'L', bn, a, bn, w);
+}
+
+template <class T>
+EigenStatus eigen_t(T* a, std::int64_t batch, std::int64_t n, T* w) {
+  std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
+  if (n > 0)
+    for_each_matrix(batch, [&](std::int64_t i) { info[static_cast<std::size_t>(i)] = syev(a + i * n * n, w + i * n, n); });
+  EigenStatus st;
+  for (std::size_t i = 0; i < info.size() && st.batch < 0; ++i)
+    if (info[i] != 0) st = {static_cast<std::int64_t>(i), info[i]};
+  return st;
+}
+
 }  // namespace
 
 }  // namespace wb::cpu
@@ -297,6 +321,14 @@ CholeskyStatus cholesky_inverse<Device::CPU>(const Tensor& l, std::int64_t batch
   return dispatch_floating(l.dtype(), "cholesky_inverse", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return inverse_t<T>(static_cast<const T*>(l.raw_data()), batch, n, static_cast<T*>(out.raw_data()));
+  });
+}
+
+template <>
+EigenStatus symmetric_eigen<Device::CPU>(const Tensor& a, std::int64_t batch, std::int64_t n, const Tensor& values) {
+  return dispatch_floating(a.dtype(), "symmetric_eigen", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return eigen_t<T>(static_cast<T*>(a.raw_data()), batch, n, static_cast<T*>(values.raw_data()));
   });
 }
 

@@ -61,6 +61,9 @@ template <> void cholesky_solve<CUDA>(const Tensor&, std::int64_t, const Tensor&
 template <> CholeskyStatus cholesky_inverse<CUDA>(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
   unwritten("cholesky_inverse on cuda");
 }
+template <> EigenStatus symmetric_eigen<CUDA>(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("symmetric_eigen on cuda");
+}
 
 template <> void softmax<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
   unwritten("softmax on cuda");

@@ -1,5 +1,5 @@
 // Dispatch of the batched symmetric linear algebra: gram, cholesky(_), cholesky_logdet, gram_cholesky,
-// cholesky_solve(_) and cholesky_inverse. Matrix operands are described to BLAS in place (a
+// cholesky_solve(_), cholesky_inverse and symmetric_eigen. Matrix operands are described to BLAS in place (a
 // MatrixBatch of offsets and a ?gemm layout); failures name the batch index and the pivot.
 #include <string>
 #include <vector>
@@ -220,6 +220,26 @@ Tensor cholesky_inverse(const Tensor& l) {
                                          batch_position(l, st.batch), shape_str(l.shape()), dtype_name(l.dtype()),
                                          st.pivot - 1));
   return out;
+}
+
+SymmetricEigen symmetric_eigen(const Tensor& a) {
+  check_matrices(a, "symmetric_eigen", "a", true);
+  const std::int64_t n = a.size(-1), batch = numel_of(batch_shape_of(a));
+  Shape values_shape = batch_shape_of(a);
+  values_shape.push_back(n);
+  SymmetricEigen r{Tensor::empty(values_shape, a.dtype(), a.device()), clone(a)};
+  kernel::EigenStatus st;
+  switch (a.device()) {
+    case Device::CPU: st = kernel::symmetric_eigen<Device::CPU>(r.vectors, batch, n, r.values); break;
+    case Device::CUDA: st = kernel::symmetric_eigen<Device::CUDA>(r.vectors, batch, n, r.values); break;
+  }
+  if (st.batch >= 0)
+    throw std::runtime_error(fmt::format(
+        "symmetric_eigen: ?syev failed on {} of {} {} (info {}: {}). Hint: NaN or Inf in the input ends here",
+        batch_position(a, st.batch), shape_str(a.shape()), dtype_name(a.dtype()), st.info,
+        st.info < 0 ? fmt::format("argument {} had an illegal value", -st.info)
+                    : fmt::format("{} off-diagonal elements of the tridiagonal form did not converge", st.info)));
+  return r;
 }
 
 }  // namespace wb::prim
