@@ -2,7 +2,7 @@
 // device exists in the API, and asking for it says plainly that this build has no CUDA.
 #include <stdexcept>
 
-#include "tensor/cuda/kernels.hpp"
+#include "tensor/cuda/memory.hpp"
 
 namespace wb {
 

@@ -1,4 +1,4 @@
-// Device: where a Storage lives. CPU always; CUDA when the build found nvcc (see tensor/dispatch.cpp,
+// Device: where a Storage lives. CPU always; CUDA when the build found nvcc (see tensor/dispatch/,
 // the one place that switches on it).
 #pragma once
 

@@ -1,5 +1,5 @@
 // The device seam's raw memory entry points (used by Storage). Compute primitives are declared in
-// prim.hpp and switch on the device in dispatch.cpp.
+// prim.hpp and switch on the device in tensor/dispatch/<section>.cpp.
 #pragma once
 
 #include <cstddef>

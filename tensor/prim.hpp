@@ -4,7 +4,7 @@
 // live in ops/ and call these in both their forward and backward. Compute primitives take any layout
 // and make inputs contiguous on entry where their kernels need it; outputs are new contiguous tensors
 // unless the name ends in `_` (in place). Each compute primitive has one switch on the device in
-// tensor/dispatch.cpp; the CPU kernels are in tensor/cpu/, the CUDA ones in tensor/cuda/.
+// tensor/dispatch/<section>.cpp; the CPU kernels are in tensor/cpu/, the CUDA ones in tensor/cuda/.
 #pragma once
 
 #include <cstdint>
@@ -84,7 +84,7 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // c = alpha * a @ b + beta * c for 2-D operands; c must be contiguous.
 void gemm_(const Tensor& c, const Tensor& a, const Tensor& b, double alpha, double beta);
 
-// ---------------- symmetric positive-definite linear algebra (cpu/linalg.cpp) ----------------
+// ---------------- symmetric (positive-definite) linear algebra (cpu/linalg.cpp) ----------------
 // Batched over leading axes; f32 and f64. Matrix operands may be strided views whose last two axes
 // can be handed to BLAS (one unit stride); batch axes may have any strides. Many small matrices run
 // as one parallel loop of single-threaded BLAS/LAPACK calls, a few large ones let OpenBLAS thread.
@@ -119,6 +119,17 @@ void cholesky_solve_(const Tensor& l, const Tensor& b, Side side, double alpha =
 Tensor cholesky_solve(const Tensor& l, const Tensor& b, Side side, double alpha = 1.0);
 // A^{-1} (full symmetric) from the factor L (..., n, n), through ?potri.
 Tensor cholesky_inverse(const Tensor& l);
+
+// Eigendecomposition A = V diag(w) V^T of symmetric A (..., n, n), any symmetric matrix (not only
+// positive definite), through ?syev (jobz 'V', uplo 'L', LAPACK's row-major layout: only A's lower
+// triangle is read). Values (..., n) ascending; column j of the vectors (..., n, n) is the unit
+// eigenvector of value j. A failure (?syev info != 0: NaN or Inf in A, or no convergence) throws
+// std::runtime_error naming the batch index.
+struct SymmetricEigen {
+  Tensor values;   // (..., n), ascending
+  Tensor vectors;  // (..., n, n), column j for values[j]
+};
+SymmetricEigen symmetric_eigen(const Tensor& a);
 
 // ---------------- fused kernels ----------------
 Tensor softmax(const Tensor& x, std::int64_t axis);

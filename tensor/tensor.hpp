@@ -5,7 +5,7 @@
 //   Tensor    {storage, offset, shape, strides, dtype} + an autograd slot    this file
 //   prim::    non-recording primitives: views, copies, elementwise maps,     prim.hpp
 //             reductions, matmul, fused softmax / layer_norm / cross-entropy
-//   dispatch  the one switch on Device per primitive                         dispatch.cpp
+//   dispatch  the one switch on Device per primitive                         dispatch/*.cpp
 //   cpu/      the CPU kernels (templates on float/double)                    cpu/*.cpp
 //   cuda/     the CUDA kernels, built when nvcc is found                     cuda/*.cu
 //   Generator the project's seeded RNG (same stream on every machine)        rng.hpp

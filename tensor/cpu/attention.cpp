@@ -10,7 +10,8 @@
 
 #include <vector>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/cpu/softmax.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -94,20 +95,28 @@ void attention_backward_t(const Tensor& dout_t, const Tensor& qt, const Tensor& 
 
 }  // namespace
 
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, const Tensor& out,
-               const Tensor& maps) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void attention<Device::CPU>(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale,
+                            const Tensor& out, const Tensor& maps) {
   dispatch_floating(q.dtype(), "attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     attention_t<T>(q, k, v, heads, scale, out, maps);
   });
 }
 
-void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& maps,
-                        std::int64_t heads, double scale, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+template <>
+void attention_backward<Device::CPU>(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                                     const Tensor& maps, std::int64_t heads, double scale, const Tensor& dq,
+                                     const Tensor& dk, const Tensor& dv) {
   dispatch_floating(q.dtype(), "attention_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     attention_backward_t<T>(dout, q, k, v, maps, heads, scale, dq, dk, dv);
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -1,12 +1,16 @@
+// Copy and fill CPU kernels: a strided copy with dtype conversion between any two layouts (one memcpy
+// when both are contiguous and of one dtype), and a fill of any layout.
 #include <cstring>
 
-#include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/strided.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
-namespace wb::cpu {
+namespace wb::kernel {
+using cpu::StridedLayout;
 
-void copy(const Tensor& dst, const Tensor& src) {
+template <>
+void copy<Device::CPU>(const Tensor& dst, const Tensor& src) {
   const std::int64_t n = dst.numel();
   if (n == 0) return;
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() && src.shape() == dst.shape()) {
@@ -40,7 +44,8 @@ void copy(const Tensor& dst, const Tensor& src) {
   });
 }
 
-void fill(const Tensor& x, double value) {
+template <>
+void fill<Device::CPU>(const Tensor& x, double value) {
   const std::int64_t n = x.numel();
   if (n == 0) return;
   const StridedLayout<1> lay(x.shape(), {x.strides()});
@@ -57,4 +62,4 @@ void fill(const Tensor& x, double value) {
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

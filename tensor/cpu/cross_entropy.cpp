@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -78,8 +78,14 @@ void cross_entropy_backward_t(double dloss, const T* logp, const std::int64_t* t
 
 }  // namespace
 
-double cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index, double smoothing,
-                     const Tensor& log_prob, std::int64_t& count) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+double cross_entropy<Device::CPU>(const Tensor& logits, const Tensor& target, std::int64_t ignore_index,
+                                  double smoothing, const Tensor& log_prob, std::int64_t& count) {
   return dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return cross_entropy_t<T>(static_cast<const T*>(logits.raw_data()), target.data<std::int64_t>(), logits.size(0),
@@ -87,8 +93,10 @@ double cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ig
   });
 }
 
-void cross_entropy_backward(double dloss, const Tensor& log_prob, const Tensor& target, std::int64_t ignore_index,
-                            double smoothing, std::int64_t count, const Tensor& dlogits) {
+template <>
+void cross_entropy_backward<Device::CPU>(double dloss, const Tensor& log_prob, const Tensor& target,
+                                         std::int64_t ignore_index, double smoothing, std::int64_t count,
+                                         const Tensor& dlogits) {
   dispatch_floating(log_prob.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     cross_entropy_backward_t<T>(dloss, static_cast<const T*>(log_prob.raw_data()), target.data<std::int64_t>(),
@@ -97,4 +105,4 @@ void cross_entropy_backward(double dloss, const Tensor& log_prob, const Tensor& 
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -1,11 +1,13 @@
 // Elementwise CPU kernels: unary maps and their fused backwards, broadcasting binary maps, axpy and
-// masked fill. The op switch sits outside each loop so every inner loop is a plain, vectorizable map.
+// masked fill. The op switch sits outside each loop so every inner loop is a plain, vectorizable map;
+// the scalar math of the unary maps is tensor/unary_math.hpp's, shared with the CUDA backend.
 #include <cmath>
 #include <stdexcept>
 
-#include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/strided.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
+#include "tensor/unary_math.hpp"
 
 namespace wb::cpu {
 namespace {
@@ -26,62 +28,23 @@ void map2(const T* a, const T* b, T* y, std::int64_t n, F f) {
   });
 }
 
-template <class T>
-T gelu(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
-}
-
-template <class T>
-T gelu_grad(T x) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-  const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-  return cdf + x * pdf;
-}
-
+// One loop per op: the scalar maps come from tensor/unary_math.hpp, the one definition every backend uses.
 template <class T>
 void unary_t(prim::Unary op, const T* x, T* y, std::int64_t n, T p) {
-  using U = prim::Unary;
-  switch (op) {
-    case U::neg: return map1(x, y, n, [](T v) { return -v; });
-    case U::exp: return map1(x, y, n, [](T v) { return std::exp(v); });
-    case U::log: return map1(x, y, n, [](T v) { return std::log(v); });
-    case U::sqrt: return map1(x, y, n, [](T v) { return std::sqrt(v); });
-    case U::abs: return map1(x, y, n, [](T v) { return std::abs(v); });
-    case U::sign: return map1(x, y, n, [](T v) { return T((v > T(0)) - (v < T(0))); });
-    case U::relu: return map1(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
-    case U::gelu: return map1(x, y, n, [](T v) { return gelu(v); });
-    case U::tanh: return map1(x, y, n, [](T v) { return std::tanh(v); });
-    case U::square: return map1(x, y, n, [](T v) { return v * v; });
-    case U::reciprocal: return map1(x, y, n, [](T v) { return T(1) / v; });
-    case U::pow: return map1(x, y, n, [p](T v) { return std::pow(v, p); });
-    case U::add_scalar: return map1(x, y, n, [p](T v) { return v + p; });
-    case U::mul_scalar: return map1(x, y, n, [p](T v) { return v * p; });
-    case U::soft_threshold: return map1(x, y, n, [p](T v) { return v > p ? v - p : T(0); });
-    case U::gt_scalar: return map1(x, y, n, [p](T v) { return v > p ? T(1) : T(0); });
-  }
+  unary_math::visit(op, [&](auto c) {
+    map1(x, y, n, [p](T v) { return unary_math::value<decltype(c)::value>(v, p); });
+  });
 }
 
 template <class T>
 void unary_backward_t(prim::Unary op, const T* dy, const T* s, T* dx, std::int64_t n, T p) {
-  using U = prim::Unary;
-  switch (op) {
-    case U::relu:
-    case U::soft_threshold: return map2(dy, s, dx, n, [](T g, T y) { return y > T(0) ? g : T(0); });
-    case U::abs: return map2(dy, s, dx, n, [](T g, T x) { return x > T(0) ? g : (x < T(0) ? -g : T(0)); });
-    case U::gelu: return map2(dy, s, dx, n, [](T g, T x) { return g * gelu_grad(x); });
-    case U::tanh: return map2(dy, s, dx, n, [](T g, T y) { return g * (T(1) - y * y); });
-    case U::exp: return map2(dy, s, dx, n, [](T g, T y) { return g * y; });
-    case U::log: return map2(dy, s, dx, n, [](T g, T x) { return g / x; });
-    case U::sqrt: return map2(dy, s, dx, n, [](T g, T y) { return g * T(0.5) / y; });
-    case U::pow: return map2(dy, s, dx, n, [p](T g, T x) { return g * p * std::pow(x, p - T(1)); });
-    case U::reciprocal: return map2(dy, s, dx, n, [](T g, T y) { return -g * y * y; });
-    case U::square: return map2(dy, s, dx, n, [](T g, T x) { return T(2) * x * g; });
-    case U::neg: return map1(dy, dx, n, [](T g) { return -g; });
-    case U::add_scalar: return map1(dy, dx, n, [](T g) { return g; });
-    case U::mul_scalar: return map1(dy, dx, n, [p](T g) { return g * p; });
-    case U::sign:
-    case U::gt_scalar: return map1(dy, dx, n, [](T) { return T(0); });
-  }
+  unary_math::visit(op, [&](auto c) {
+    constexpr prim::Unary o = decltype(c)::value;
+    if constexpr (unary_math::reads_saved(o))
+      map2(dy, s, dx, n, [p](T g, T v) { return unary_math::grad<o>(g, v, p); });
+    else
+      map1(dy, dx, n, [p](T g) { return unary_math::grad<o>(g, T(0), p); });
+  });
 }
 
 // One inner run of a broadcasting binary map, specialized on unit/zero strides.
@@ -135,14 +98,21 @@ void binary_t(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& o
 
 }  // namespace
 
-void unary(prim::Unary op, const Tensor& x, const Tensor& out, double p) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void unary<Device::CPU>(prim::Unary op, const Tensor& x, const Tensor& out, double p) {
   dispatch_floating(x.dtype(), "unary", [&](auto tag) {
     using T = typename decltype(tag)::type;
     unary_t<T>(op, static_cast<const T*>(x.raw_data()), static_cast<T*>(out.raw_data()), x.numel(), static_cast<T>(p));
   });
 }
 
-void unary_backward(prim::Unary op, const Tensor& dy, const Tensor& saved, const Tensor& dx, double p) {
+template <>
+void unary_backward<Device::CPU>(prim::Unary op, const Tensor& dy, const Tensor& saved, const Tensor& dx, double p) {
   dispatch_floating(dy.dtype(), "unary_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     unary_backward_t<T>(op, static_cast<const T*>(dy.raw_data()),
@@ -151,14 +121,16 @@ void unary_backward(prim::Unary op, const Tensor& dy, const Tensor& saved, const
   });
 }
 
-void binary(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
+template <>
+void binary<Device::CPU>(prim::Binary op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_floating(out.dtype(), "binary", [&](auto tag) {
     using T = typename decltype(tag)::type;
     binary_t<T>(op, a, b, out);
   });
 }
 
-void axpy(const Tensor& y, const Tensor& x, double alpha) {
+template <>
+void axpy<Device::CPU>(const Tensor& y, const Tensor& x, double alpha) {
   dispatch_floating(y.dtype(), "axpy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* py = static_cast<T*>(y.raw_data());
@@ -170,7 +142,8 @@ void axpy(const Tensor& y, const Tensor& x, double alpha) {
   });
 }
 
-void masked_fill(const Tensor& x, const Tensor& mask, double value, const Tensor& out) {
+template <>
+void masked_fill<Device::CPU>(const Tensor& x, const Tensor& mask, double value, const Tensor& out) {
   dispatch_floating(out.dtype(), "masked_fill", [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_all(mask.dtype(), [&](auto mtag) {
@@ -190,4 +163,4 @@ void masked_fill(const Tensor& x, const Tensor& mask, double value, const Tensor
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

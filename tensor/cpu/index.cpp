@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -27,8 +27,14 @@ void split3(const Shape& shape, std::int64_t axis, std::int64_t& outer, std::int
 
 }  // namespace
 
-void index_select(const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner, const Tensor& index,
-                  const Tensor& out) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void index_select<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner,
+                               const Tensor& index, const Tensor& out) {
   const std::int64_t* idx = index.data<std::int64_t>();
   const std::int64_t m = index.numel();
   for (std::int64_t i = 0; i < m; ++i) check_index(idx[i], n, i, "index_select");
@@ -47,8 +53,9 @@ void index_select(const Tensor& x, std::int64_t outer, std::int64_t n, std::int6
   });
 }
 
-void index_add(const Tensor& out, std::int64_t outer, std::int64_t n, std::int64_t inner, const Tensor& index,
-               const Tensor& src) {
+template <>
+void index_add<Device::CPU>(const Tensor& out, std::int64_t outer, std::int64_t n, std::int64_t inner,
+                            const Tensor& index, const Tensor& src) {
   const std::int64_t* idx = index.data<std::int64_t>();
   const std::int64_t m = index.numel();
   for (std::int64_t i = 0; i < m; ++i) check_index(idx[i], n, i, "index_add_");
@@ -69,7 +76,8 @@ void index_add(const Tensor& out, std::int64_t outer, std::int64_t n, std::int64
   });
 }
 
-void gather(const Tensor& x, std::int64_t axis, const Tensor& index, const Tensor& out) {
+template <>
+void gather<Device::CPU>(const Tensor& x, std::int64_t axis, const Tensor& index, const Tensor& out) {
   std::int64_t outer, n, inner, io, m, ii;
   split3(x.shape(), axis, outer, n, inner);
   split3(index.shape(), axis, io, m, ii);
@@ -88,7 +96,8 @@ void gather(const Tensor& x, std::int64_t axis, const Tensor& index, const Tenso
   });
 }
 
-void scatter_add(const Tensor& out, std::int64_t axis, const Tensor& index, const Tensor& src) {
+template <>
+void scatter_add<Device::CPU>(const Tensor& out, std::int64_t axis, const Tensor& index, const Tensor& src) {
   std::int64_t outer, n, inner, io, m, ii;
   split3(out.shape(), axis, outer, n, inner);
   split3(index.shape(), axis, io, m, ii);
@@ -107,4 +116,4 @@ void scatter_add(const Tensor& out, std::int64_t axis, const Tensor& index, cons
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

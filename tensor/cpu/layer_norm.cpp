@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/simd.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -262,8 +262,14 @@ T* mut_ptr_or_null(const Tensor& t) {
 
 }  // namespace
 
-void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Tensor& y,
-                const Tensor& mean, const Tensor& rstd) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void layer_norm<Device::CPU>(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Tensor& y,
+                             const Tensor& mean, const Tensor& rstd) {
   const std::int64_t d = x.size(-1), rows = x.numel() / std::max<std::int64_t>(1, d);
   dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -272,8 +278,10 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double
   });
 }
 
-void layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
-                         const Tensor& gamma, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+template <>
+void layer_norm_backward<Device::CPU>(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                      const Tensor& gamma, const Tensor& dx, const Tensor& dgamma,
+                                      const Tensor& dbeta) {
   const std::int64_t d = x.size(-1), rows = x.numel() / std::max<std::int64_t>(1, d);
   dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -284,4 +292,4 @@ void layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, 
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -1,9 +1,11 @@
-// Batched symmetric positive-definite kernels: Gram matrices (?syrk), Cholesky (?potrf), logdet from
-// the factor, solves (?trsm) and inverse (?potri).
+// Batched symmetric kernels: Gram matrices (?syrk), Cholesky (?potrf), logdet from the factor, solves
+// (?trsm), inverse (?potri) and the eigendecomposition (?syev).
 //
 // Layout trick: a row-major lower-triangular L is, byte for byte, the column-major upper-triangular
 // U = L^T. LAPACK is called column-major with uplo 'U' on our row-major 'lower' data, so no transposed
-// copies are made (LAPACKE's row-major path would transpose every matrix in and out).
+// copies are made (LAPACKE's row-major path would transpose every matrix in and out). ?syev is the
+// exception: with 'U' it would reduce the matrix in another order, so it takes LAPACKE's row-major path
+// with 'L', bit for bit what LAPACKE_?syev(LAPACK_ROW_MAJOR, 'V', 'L', ...) gives a caller.
 //
 // Threads: OpenBLAS is single-threaded (tensor/parallel.hpp); a batch runs as one wb::parallel_for
 // over its matrices. With fewer matrices than threads, the big single-matrix steps are split over the
@@ -17,10 +19,14 @@
 #include <cmath>
 #include <type_traits>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
+using kernel::CholeskyStatus;
+using kernel::EigenStatus;
+using kernel::MatrixBatch;
+
 namespace {
 
 template <class F>
@@ -236,23 +242,53 @@ CholeskyStatus inverse_t(const T* l, std::int64_t batch, std::int64_t n, T* out)
   return first_failure(info, value);
 }
 
+// Eigenvalues w (ascending) and eigenvectors of a symmetric n x n matrix, in place, by LAPACKE's row-major
+// ?syev (jobz 'V', uplo 'L'): LAPACKE hands LAPACK a column-major copy, so it reads A's row-major lower
+// triangle, and writes eigenvector j to column j. Returns ?syev's info.
+template <class T>
+lapack_int syev(T* a, T* w, std::int64_t n) {
+  const auto bn = static_cast<lapack_int>(n);
+  if constexpr (std::is_same_v<T, float>) return LAPACKE_ssyev(LAPACK_ROW_MAJOR, 'V', 'L', bn, a, bn, w);
+  else return LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'L', bn, a, bn, w);
+}
+
+template <class T>
+EigenStatus eigen_t(T* a, std::int64_t batch, std::int64_t n, T* w) {
+  std::vector<lapack_int> info(static_cast<std::size_t>(batch), 0);
+  if (n > 0)
+    for_each_matrix(batch, [&](std::int64_t i) { info[static_cast<std::size_t>(i)] = syev(a + i * n * n, w + i * n, n); });
+  EigenStatus st;
+  for (std::size_t i = 0; i < info.size() && st.batch < 0; ++i)
+    if (info[i] != 0) st = {static_cast<std::int64_t>(i), info[i]};
+  return st;
+}
+
 }  // namespace
 
-void gram(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta, const Tensor& out) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void gram<Device::CPU>(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
+                       const Tensor& out) {
   dispatch_floating(x.dtype(), "gram", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gram_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(out.raw_data()));
   });
 }
 
-CholeskyStatus cholesky(const Tensor& a, std::int64_t batch, std::int64_t n) {
+template <>
+CholeskyStatus cholesky<Device::CPU>(const Tensor& a, std::int64_t batch, std::int64_t n) {
   return dispatch_floating(a.dtype(), "cholesky", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return cholesky_t<T>(static_cast<T*>(a.raw_data()), batch, n);
   });
 }
 
-void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+template <>
+void cholesky_logdet<Device::CPU>(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
   dispatch_floating(l.dtype(), "cholesky_logdet", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* lp = static_cast<const T*>(l.raw_data());
@@ -261,8 +297,9 @@ void cholesky_logdet(const Tensor& l, std::int64_t batch, std::int64_t n, const 
   });
 }
 
-CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha, double beta,
-                             const Tensor& l, const Tensor& logdet) {
+template <>
+CholeskyStatus gram_cholesky<Device::CPU>(const Tensor& x, const MatrixBatch& xb, prim::Gram form, double alpha,
+                                          double beta, const Tensor& l, const Tensor& logdet) {
   return dispatch_floating(x.dtype(), "gram_cholesky", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return gram_cholesky_t<T>(static_cast<const T*>(x.raw_data()), xb, form, alpha, beta, static_cast<T*>(l.raw_data()),
@@ -270,19 +307,29 @@ CholeskyStatus gram_cholesky(const Tensor& x, const MatrixBatch& xb, prim::Gram 
   });
 }
 
-void cholesky_solve(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb, prim::Side side,
-                    double alpha) {
+template <>
+void cholesky_solve<Device::CPU>(const Tensor& l, std::int64_t n, const Tensor& b, const MatrixBatch& bb,
+                                 prim::Side side, double alpha) {
   dispatch_floating(b.dtype(), "cholesky_solve", [&](auto tag) {
     using T = typename decltype(tag)::type;
     solve_t<T>(static_cast<const T*>(l.raw_data()), n, static_cast<T*>(b.raw_data()), bb, side, alpha);
   });
 }
 
-CholeskyStatus cholesky_inverse(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
+template <>
+CholeskyStatus cholesky_inverse<Device::CPU>(const Tensor& l, std::int64_t batch, std::int64_t n, const Tensor& out) {
   return dispatch_floating(l.dtype(), "cholesky_inverse", [&](auto tag) {
     using T = typename decltype(tag)::type;
     return inverse_t<T>(static_cast<const T*>(l.raw_data()), batch, n, static_cast<T*>(out.raw_data()));
   });
 }
 
-}  // namespace wb::cpu
+template <>
+EigenStatus symmetric_eigen<Device::CPU>(const Tensor& a, std::int64_t batch, std::int64_t n, const Tensor& values) {
+  return dispatch_floating(a.dtype(), "symmetric_eigen", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return eigen_t<T>(static_cast<T*>(a.raw_data()), batch, n, static_cast<T*>(values.raw_data()));
+  });
+}
+
+}  // namespace wb::kernel

@@ -9,10 +9,12 @@
 
 #include <cblas.h>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
+using kernel::GemmBatch;
+
 namespace {
 
 // Below this many multiply-adds a product is not worth splitting (the same threshold OpenBLAS uses
@@ -85,7 +87,13 @@ void gemm_t(const GemmBatch& g, const T* a, const T* b, T* c) {
 
 }  // namespace
 
-void gemm(const GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void gemm<Device::CPU>(const GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   dispatch_floating(c.dtype(), "matmul", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -93,4 +101,4 @@ void gemm(const GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c)
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

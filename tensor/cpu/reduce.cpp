@@ -5,7 +5,7 @@
 #include <limits>
 #include <vector>
 
-#include "tensor/cpu/kernels.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -71,15 +71,22 @@ void max_axis_t(const T* x, std::int64_t outer, std::int64_t r, std::int64_t inn
 
 }  // namespace
 
-void sum_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& out) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void sum_axis<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& out) {
   dispatch_floating(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
     sum_axis_t<T>(static_cast<const T*>(x.raw_data()), outer, r, inner, static_cast<T*>(out.raw_data()));
   });
 }
 
-void max_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& values,
-              const Tensor& indices) {
+template <>
+void max_axis<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner,
+                           const Tensor& values, const Tensor& indices) {
   dispatch_floating(x.dtype(), "max", [&](auto tag) {
     using T = typename decltype(tag)::type;
     max_axis_t<T>(static_cast<const T*>(x.raw_data()), outer, r, inner, static_cast<T*>(values.raw_data()),
@@ -87,7 +94,8 @@ void max_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t 
   });
 }
 
-double sum_all(const Tensor& x) {
+template <>
+double sum_all<Device::CPU>(const Tensor& x) {
   return dispatch_floating(x.dtype(), "sum_all", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* p = static_cast<const T*>(x.raw_data());
@@ -107,4 +115,4 @@ double sum_all(const Tensor& x) {
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

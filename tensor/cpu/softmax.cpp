@@ -26,8 +26,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "tensor/cpu/kernels.hpp"
 #include "tensor/cpu/simd.hpp"
+#include "tensor/cpu/softmax.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace wb::cpu {
@@ -376,15 +377,23 @@ void softmax_backward_rows(const T* dy, const T* y, T* dx, std::int64_t rows, st
 template void softmax_backward_rows<float>(const float*, const float*, float*, std::int64_t, std::int64_t);
 template void softmax_backward_rows<double>(const double*, const double*, double*, std::int64_t, std::int64_t);
 
-void softmax(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log, const Tensor& y) {
+}  // namespace wb::cpu
+
+namespace wb::kernel {
+using namespace cpu;  // the helpers above
+
+template <>
+void softmax<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool log,
+                          const Tensor& y) {
   dispatch_floating(x.dtype(), "softmax", [&](auto tag) {
     using T = typename decltype(tag)::type;
     softmax_t<T>(static_cast<const T*>(x.raw_data()), outer, r, inner, log, static_cast<T*>(y.raw_data()));
   });
 }
 
-void softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t outer, std::int64_t r, std::int64_t inner,
-                      bool log, const Tensor& dx) {
+template <>
+void softmax_backward<Device::CPU>(const Tensor& dy, const Tensor& y, std::int64_t outer, std::int64_t r,
+                                   std::int64_t inner, bool log, const Tensor& dx) {
   dispatch_floating(y.dtype(), "softmax_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     softmax_backward_t<T>(static_cast<const T*>(dy.raw_data()), static_cast<const T*>(y.raw_data()), outer, r, inner,
@@ -392,4 +401,4 @@ void softmax_backward(const Tensor& dy, const Tensor& y, std::int64_t outer, std
   });
 }
 
-}  // namespace wb::cpu
+}  // namespace wb::kernel

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "tensor/cuda/kernels.hpp"
+#include "tensor/cuda/memory.hpp"
 
 namespace wb {
 

@@ -1,14 +1,16 @@
-// CUDA compute kernels that are not written yet. The device seam is in place (tensor/dispatch.cpp
-// switches every primitive to wb::cuda::*), and memory and host<->device transfers work
-// (tensor/cuda/memory.cu); each compute primitive here reports clearly instead of running. Replace an
-// entry by a kernel in tensor/cuda/<prim>.cu and drop it from this file.
+// The CUDA specializations of the kernels of tensor/kernels.hpp that are not written yet. The device
+// seam is in place (tensor/dispatch/ calls kernel::f<Device::CUDA> for every primitive), and memory and
+// host<->device transfers work (tensor/cuda/memory.cu); each compute kernel here reports clearly
+// instead of running. Every entry is an explicit specialization, so the compiler checks it against
+// the one list, and dropping one without writing the kernel fails the link. To write a kernel, move
+// its entry to tensor/cuda/<prim>.cu and give it a body.
 #include <stdexcept>
 
 #include <fmt/format.h>
 
-#include "tensor/cuda/kernels.hpp"
+#include "tensor/kernels.hpp"
 
-namespace wb::cuda {
+namespace wb::kernel {
 namespace {
 [[noreturn]] void unwritten(const char* prim) {
   throw std::runtime_error(fmt::format(
@@ -16,69 +18,99 @@ namespace {
       "(prim::to_device(x, Device::CPU)) to run it",
       prim));
 }
+constexpr Device CUDA = Device::CUDA;
 }  // namespace
 
-void copy(const Tensor&, const Tensor&) { unwritten("copy_ on cuda"); }
-void fill(const Tensor&, double) { unwritten("fill_ on cuda"); }
-void unary(prim::Unary, const Tensor&, const Tensor&, double) { unwritten("unary on cuda"); }
-void unary_backward(prim::Unary, const Tensor&, const Tensor&, const Tensor&, double) {
+template <> void copy<CUDA>(const Tensor&, const Tensor&) { unwritten("copy_ on cuda"); }
+template <> void fill<CUDA>(const Tensor&, double) { unwritten("fill_ on cuda"); }
+template <> void unary<CUDA>(prim::Unary, const Tensor&, const Tensor&, double) { unwritten("unary on cuda"); }
+template <> void unary_backward<CUDA>(prim::Unary, const Tensor&, const Tensor&, const Tensor&, double) {
   unwritten("unary_backward on cuda");
 }
-void binary(prim::Binary, const Tensor&, const Tensor&, const Tensor&) { unwritten("binary on cuda"); }
-void axpy(const Tensor&, const Tensor&, double) { unwritten("axpy_ on cuda"); }
-void masked_fill(const Tensor&, const Tensor&, double, const Tensor&) { unwritten("masked_fill on cuda"); }
-void gemm(const cpu::GemmBatch&, const Tensor&, const Tensor&, const Tensor&) { unwritten("matmul on cuda"); }
-void gram(const Tensor&, const cpu::MatrixBatch&, prim::Gram, double, double, const Tensor&) { unwritten("gram on cuda"); }
-cpu::CholeskyStatus cholesky(const Tensor&, std::int64_t, std::int64_t) { unwritten("cholesky on cuda"); }
-void cholesky_logdet(const Tensor&, std::int64_t, std::int64_t, const Tensor&) { unwritten("cholesky_logdet on cuda"); }
-cpu::CholeskyStatus gram_cholesky(const Tensor&, const cpu::MatrixBatch&, prim::Gram, double, double, const Tensor&,
-                                  const Tensor&) {
-  unwritten("gram_cholesky on cuda");
+template <> void binary<CUDA>(prim::Binary, const Tensor&, const Tensor&, const Tensor&) { unwritten("binary on cuda"); }
+template <> void axpy<CUDA>(const Tensor&, const Tensor&, double) { unwritten("axpy_ on cuda"); }
+template <> void masked_fill<CUDA>(const Tensor&, const Tensor&, double, const Tensor&) {
+  unwritten("masked_fill on cuda");
 }
-void cholesky_solve(const Tensor&, std::int64_t, const Tensor&, const cpu::MatrixBatch&, prim::Side, double) {
-  unwritten("cholesky_solve on cuda");
+
+template <> void sum_axis<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("sum on cuda");
 }
-cpu::CholeskyStatus cholesky_inverse(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
-  unwritten("cholesky_inverse on cuda");
-}
-void sum_axis(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&) { unwritten("sum on cuda"); }
-void max_axis(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
+template <> void max_axis<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
   unwritten("max on cuda");
 }
-double sum_all(const Tensor&) { unwritten("sum_all on cuda"); }
-void softmax(const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
+template <> double sum_all<CUDA>(const Tensor&) { unwritten("sum_all on cuda"); }
+
+template <> void gemm<CUDA>(const GemmBatch&, const Tensor&, const Tensor&, const Tensor&) { unwritten("matmul on cuda"); }
+
+template <> void gram<CUDA>(const Tensor&, const MatrixBatch&, prim::Gram, double, double, const Tensor&) {
+  unwritten("gram on cuda");
+}
+template <> CholeskyStatus cholesky<CUDA>(const Tensor&, std::int64_t, std::int64_t) { unwritten("cholesky on cuda"); }
+template <> void cholesky_logdet<CUDA>(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("cholesky_logdet on cuda");
+}
+template <>
+CholeskyStatus gram_cholesky<CUDA>(const Tensor&, const MatrixBatch&, prim::Gram, double, double, const Tensor&,
+                                   const Tensor&) {
+  unwritten("gram_cholesky on cuda");
+}
+template <> void cholesky_solve<CUDA>(const Tensor&, std::int64_t, const Tensor&, const MatrixBatch&, prim::Side, double) {
+  unwritten("cholesky_solve on cuda");
+}
+template <> CholeskyStatus cholesky_inverse<CUDA>(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("cholesky_inverse on cuda");
+}
+template <> EigenStatus symmetric_eigen<CUDA>(const Tensor&, std::int64_t, std::int64_t, const Tensor&) {
+  unwritten("symmetric_eigen on cuda");
+}
+
+template <> void softmax<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
   unwritten("softmax on cuda");
 }
-void softmax_backward(const Tensor&, const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
+template <>
+void softmax_backward<CUDA>(const Tensor&, const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
   unwritten("softmax_backward on cuda");
 }
-void layer_norm(const Tensor&, const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&) {
+template <>
+void layer_norm<CUDA>(const Tensor&, const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&) {
   unwritten("layer_norm on cuda");
 }
-void layer_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                         const Tensor&, const Tensor&) {
+template <>
+void layer_norm_backward<CUDA>(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                               const Tensor&, const Tensor&) {
   unwritten("layer_norm_backward on cuda");
 }
-void attention(const Tensor&, const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, const Tensor&) {
+template <>
+void attention<CUDA>(const Tensor&, const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, const Tensor&) {
   unwritten("attention on cuda");
 }
-void attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, std::int64_t, double,
-                        const Tensor&, const Tensor&, const Tensor&) {
+template <>
+void attention_backward<CUDA>(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, std::int64_t,
+                              double, const Tensor&, const Tensor&, const Tensor&) {
   unwritten("attention_backward on cuda");
 }
-double cross_entropy(const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, std::int64_t&) {
+template <>
+double cross_entropy<CUDA>(const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, std::int64_t&) {
   unwritten("cross_entropy on cuda");
 }
-void cross_entropy_backward(double, const Tensor&, const Tensor&, std::int64_t, double, std::int64_t, const Tensor&) {
+template <>
+void cross_entropy_backward<CUDA>(double, const Tensor&, const Tensor&, std::int64_t, double, std::int64_t,
+                                  const Tensor&) {
   unwritten("cross_entropy_backward on cuda");
 }
-void index_select(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
+
+template <>
+void index_select<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
   unwritten("index_select on cuda");
 }
-void index_add(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
+template <>
+void index_add<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
   unwritten("index_add_ on cuda");
 }
-void gather(const Tensor&, std::int64_t, const Tensor&, const Tensor&) { unwritten("gather on cuda"); }
-void scatter_add(const Tensor&, std::int64_t, const Tensor&, const Tensor&) { unwritten("scatter_add_ on cuda"); }
+template <> void gather<CUDA>(const Tensor&, std::int64_t, const Tensor&, const Tensor&) { unwritten("gather on cuda"); }
+template <> void scatter_add<CUDA>(const Tensor&, std::int64_t, const Tensor&, const Tensor&) {
+  unwritten("scatter_add_ on cuda");
+}
 
-}  // namespace wb::cuda
+}  // namespace wb::kernel
