@@ -78,7 +78,7 @@ Tensor reduce_to_shape(const Tensor& g, const Shape& shape);
 double sum_all(const Tensor& x);  // accumulated in double
 
 // ---------------- matrix products ----------------
-// a: (..., M, K), b: (..., K, N) with broadcast batch axes -> (..., M, N). Transposed operands
+// a: (..., M, S), b: (..., S, R) with broadcast batch axes -> (..., M, R). Transposed operands
 // (e.g. prim::transpose(w, -1, -2)) are passed to ?gemm as transpose flags, never copied.
 Tensor matmul(const Tensor& a, const Tensor& b);
 // c = alpha * a @ b + beta * c for 2-D operands; c must be contiguous.
@@ -89,8 +89,8 @@ void gemm_(const Tensor& c, const Tensor& a, const Tensor& b, double alpha, doub
 // can be handed to BLAS (one unit stride); batch axes may have any strides. Many small matrices run
 // as one parallel loop of single-threaded BLAS/LAPACK calls, a few large ones let OpenBLAS thread.
 enum class Gram {
-  xtx,  // X^T X: (..., M, K) -> (..., K, K)
-  xxt,  // X X^T: (..., M, K) -> (..., M, M)
+  xtx,  // X^T X: (..., M, S) -> (..., S, S)
+  xxt,  // X X^T: (..., M, S) -> (..., M, M)
 };
 // beta I + alpha * (X^T X or X X^T) through ?syrk; the full symmetric matrix is written.
 Tensor gram(const Tensor& x, Gram form, double alpha, double beta = 0.0);

@@ -1,7 +1,5 @@
 #include "crate/instruments/subspace_fit.hpp"
 
-#include <lapacke.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -16,17 +14,8 @@ namespace wb::crate {
 SymmetricEigen symmetric_eigen(const Tensor& a) {
   if (a.dim() != 2 || a.size(0) != a.size(1))
     throw std::invalid_argument(fmt::format("symmetric_eigen: expects a square (n, n) matrix, got {}", shape_str(a.shape())));
-  SymmetricEigen e;
-  e.n = a.size(0);
-  e.vectors = prim::contiguous(a).to_vector<double>();
-  e.values.assign(static_cast<std::size_t>(e.n), 0.0);
-  if (e.n == 0) return e;
-  const lapack_int n = static_cast<lapack_int>(e.n);
-  const lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'L', n, e.vectors.data(), n, e.values.data());
-  if (info != 0)
-    throw std::runtime_error(fmt::format("symmetric_eigen: dsyev failed on a {}x{} matrix (info = {}{})", e.n, e.n, info,
-                                         info > 0 ? ", no convergence; is the matrix finite?" : ", bad argument"));
-  return e;
+  const prim::SymmetricEigen e = prim::symmetric_eigen(prim::cast(a, DType::f64));
+  return {e.values.to_vector<double>(), e.vectors.to_vector<double>(), a.size(0)};
 }
 
 Tensor bases_to_rows(const Tensor& bases) {

@@ -30,8 +30,9 @@ struct SymmetricEigen {
   std::vector<double> vectors;  // n x n row-major; column j is the unit eigenvector of values[j]
   std::int64_t n = 0;
 };
-// Eigendecomposition of a symmetric (n, n) matrix (only its lower triangle is read). Throws
-// std::invalid_argument on a non-square input and std::runtime_error when dsyev does not converge.
+// Eigendecomposition of a symmetric (n, n) matrix (only its lower triangle is read), in float64, as
+// plain vectors: prim::symmetric_eigen (LAPACK ?syev), the one eigensolver of the project. Throws
+// std::invalid_argument on a non-square input and std::runtime_error when ?syev does not converge.
 SymmetricEigen symmetric_eigen(const Tensor& a);
 
 // (K, d, p) column bases (datasets::SubspaceMixture::bases) -> (K, p, d) rows, contiguous.

@@ -57,7 +57,7 @@ void check_matrices(const Tensor& x, const char* what, const char* arg, bool squ
   check_floating(x, what);
   if (x.dim() < 2 || (square && x.size(-1) != x.size(-2)))
     throw std::invalid_argument(fmt::format("{}: '{}' must be {} matrices (..., {}), got {} {}", what, arg,
-                                            square ? "square" : "a batch of", square ? "n, n" : "M, K",
+                                            square ? "square" : "a batch of", square ? "n, n" : "M, S",
                                             shape_str(x.shape()), dtype_name(x.dtype())));
 }
 

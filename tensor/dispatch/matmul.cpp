@@ -82,7 +82,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
                                             shape_str(a_in.shape()), shape_str(b_in.shape()), k, b_in.size(-2)));
   if (a_in.dim() == 2 && b_in.dim() == 2) return matmul_2d(a_in, b_in, m, k, n);
   Tensor a = a_in.detach(), b = b_in.detach();
-  // (..., M, K) @ (K, N) with a batch that folds into the rows: one GEMM of (batch*M, K) @ (K, N).
+  // (..., M, S) @ (S, R) with a batch that folds into the rows: one GEMM of (batch*M, S) @ (S, R).
   if (b.dim() == 2 && a.dim() > 2) {
     if (auto a2 = try_view(a, {numel_of(a.shape()) / std::max<std::int64_t>(1, k), k})) {
       Shape out_shape = a.shape();
