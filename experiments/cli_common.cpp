@@ -1,5 +1,10 @@
 #include "experiments/cli_common.hpp"
 
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "crate/io/checkpoint.hpp"
@@ -26,6 +31,50 @@ CLI::Validator sign_check(bool strict) {
 
 const CLI::Validator Positive = sign_check(true);
 const CLI::Validator NonNegative = sign_check(false);
+
+namespace {
+// The integer CLI11 will store for `s` (strtoll, base 0 like CLI11), or nullopt if it is not one.
+std::optional<long long> parse_integer(const std::string& s, bool is_unsigned) {
+  if (s.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 0);
+  if (end != s.c_str() + s.size() || errno == ERANGE) {
+    if (!is_unsigned || s.find('-') != std::string::npos) return std::nullopt;
+    errno = 0;
+    const unsigned long long u = std::strtoull(s.c_str(), &end, 0);
+    if (end != s.c_str() + s.size() || errno == ERANGE) return std::nullopt;
+    return u > static_cast<unsigned long long>(LLONG_MAX) ? LLONG_MAX : static_cast<long long>(u);
+  }
+  return v;
+}
+}  // namespace
+
+CLI::Validator IntRange(std::int64_t lo, std::int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        const auto v = parse_integer(s, false);
+        if (!v) return fmt::format("expected an integer in [{}, {}], got '{}'", lo, hi, s);
+        if (*v < lo) return lo == 1 ? fmt::format("must be positive, got {}", s)
+                            : lo == 0 ? fmt::format("must be >= 0, got {}", s)
+                                      : fmt::format("must be >= {}, got {}", lo, s);
+        if (*v > hi) return fmt::format("must be at most {}, got {}", hi, s);
+        return {};
+      },
+      fmt::format("INT in [{}, {}]", lo, hi));
+}
+
+const CLI::Validator Threads = IntRange(0, 1024);
+const CLI::Validator Epochs = IntRange(1, 1'000'000);
+const CLI::Validator BatchSize = IntRange(1, 10'000'000);
+const CLI::Validator Count = IntRange(0, 1'000'000'000'000);
+const CLI::Validator Seed = CLI::Validator(
+    [](std::string& s) -> std::string {
+      if (s.find('-') != std::string::npos || !parse_integer(s, true))
+        return fmt::format("must be an integer in [0, 2^64), got '{}'", s);
+      return {};
+    },
+    "UINT64");
 
 void ModelFlags::add(CLI::App& app, bool with_default) {
   auto* m = app.add_option("--model", name, "named configuration (see `whitebox params`)");

@@ -17,6 +17,15 @@ namespace wb::cli {
 extern const CLI::Validator Positive;     // > 0
 extern const CLI::Validator NonNegative;  // >= 0
 
+// Integer flags: a whole number in [lo, hi], so that an out-of-range value is named rather than
+// clamped (CLI11 turns 1e30 into INT64_MAX) or wrapped (-1 into a huge unsigned value).
+CLI::Validator IntRange(std::int64_t lo, std::int64_t hi);
+extern const CLI::Validator Threads;    // [0, 1024]; 0: all cores
+extern const CLI::Validator Epochs;     // [1, 1e6]
+extern const CLI::Validator BatchSize;  // [1, 1e7]
+extern const CLI::Validator Count;      // [0, 1e12]: limits, steps, sizes
+extern const CLI::Validator Seed;       // an unsigned 64-bit integer, no sign
+
 // Accepts exactly the names of a config enum (crate::enum_names), the names its JSON uses.
 template <class E>
 CLI::Validator one_of() {

@@ -27,9 +27,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--checkpoint", f.checkpoint, "model.safetensors to evaluate")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", f.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
-  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(BatchSize)->capture_default_str();
   cmd->add_option("--limit", f.limit, "evaluate only the first N test images")->check(NonNegative);
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   f.model.add(*cmd, false);  // --model only for files without whitebox metadata (e.g. converted official weights)
   cmd->callback([flags] {
     EvalFlags& f = *flags;

@@ -37,10 +37,10 @@ void add_grads_command(CLI::App& app) {
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--split", f.split, "split the batch comes from")->check(CLI::IsMember({"train", "test"}))->capture_default_str();
   cmd->add_option("--offset", f.offset, "index of the batch's first image")->check(NonNegative)->capture_default_str();
-  cmd->add_option("--batch-size", f.batch_size, "images in the batch")->check(Positive)->capture_default_str();
+  cmd->add_option("--batch-size", f.batch_size, "images in the batch")->check(BatchSize)->capture_default_str();
   cmd->add_option("--label-smoothing", f.label_smoothing, "label smoothing of the loss")->check(CLI::Range(0.0, 0.999))->capture_default_str();
   cmd->add_option("--srr-weight", f.srr_weight, "add w * the sparse rate reduction term, as train does")->check(NonNegative);
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   f.model.add(*cmd, false);  // --model only for files without whitebox metadata
   cmd->callback([flags] {
     GradsFlags& f = *flags;

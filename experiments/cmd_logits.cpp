@@ -54,10 +54,10 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--limit", f.limit, "the first N test images")->check(Positive)->capture_default_str();
   auto* random = cmd->add_option("--random", f.random, "N images of N(0, 1) noise instead of test images")->check(Positive);
-  cmd->add_option("--seed", f.seed, "seed of the --random images")->capture_default_str();
+  cmd->add_option("--seed", f.seed, "seed of the --random images")->check(Seed)->capture_default_str();
   random->excludes(data);
-  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(BatchSize)->capture_default_str();
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   f.model.add(*cmd, false);  // --model only for files without whitebox metadata (e.g. converted official weights)
   cmd->callback([flags] {
     LogitsFlags& f = *flags;

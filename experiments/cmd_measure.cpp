@@ -41,12 +41,12 @@ void add_measure_command(CLI::App& app) {
   cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
   cmd->add_option("--limit", f.limit, "number of test images")->check(Positive)->capture_default_str();
-  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--batch-size", f.batch_size, "batch size")->check(BatchSize)->capture_default_str();
   cmd->add_option("--out", f.out, "output prefix: <out>.csv, <out>.json, <out>.png")->capture_default_str();
   cmd->add_option("--model", f.model, "configuration for weights without whitebox metadata");
   cmd->add_flag("--f64", f.f64, "measure in float64 (the checkpoint's configuration, cast)");
   cmd->add_flag("!--no-plot", f.plot, "do not write the PNG");
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   cmd->callback([flags] {
     MeasureFlags& f = *flags;
     if (!f.from_log.empty()) {

@@ -41,7 +41,7 @@ void add_optimize_command(CLI::App& app) {
       ->check(CLI::IsMember({"true", "pca", "random"}))->capture_default_str();
   cmd->add_option("--dictionary", o.dictionary, "ISTA dictionary D")->check(CLI::IsMember({"identity", "orthogonal"}))->capture_default_str();
   cmd->add_option("--subspace-dim", f.subspace_dim, "subspace dimension p (default 8 synthetic, 4 fashion-mnist)")->check(Positive);
-  cmd->add_option("--seed", o.seed, "seed of data, random subspaces, dictionary, projection")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of data, random subspaces, dictionary, projection")->check(Seed)->capture_default_str();
   cmd->add_option("--dim", o.dim, "synthetic: ambient dimension d")->check(Positive)->capture_default_str();
   cmd->add_option("--num-subspaces", o.num_subspaces, "synthetic: number of subspaces K")->check(Positive)->capture_default_str();
   cmd->add_option("--tokens", o.tokens, "synthetic: number of tokens N")->check(Positive)->capture_default_str();
@@ -53,7 +53,7 @@ void add_optimize_command(CLI::App& app) {
       ->check(NonNegative)->capture_default_str();
   cmd->add_option("--out", f.out, "output prefix: <out>.csv, <out>.json, <out>.png")->capture_default_str();
   cmd->add_flag("!--no-plot", f.plot, "do not write the PNG");
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   cmd->callback([flags] {
     OptimizeFlags& f = *flags;
     if (f.threads > 0) set_num_threads(f.threads);

@@ -20,8 +20,8 @@ void add_train_command(CLI::App& app) {
   model.add(*cmd);
   cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", o.data_dir, "dataset directory (default: /usr/share/datasets/fashion-mnist)");
-  cmd->add_option("--epochs", o.epochs, "training epochs")->check(Positive)->capture_default_str();
-  cmd->add_option("--batch-size", o.batch_size, "batch size")->check(Positive)->capture_default_str();
+  cmd->add_option("--epochs", o.epochs, "training epochs")->check(Epochs)->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "batch size")->check(BatchSize)->capture_default_str();
   cmd->add_option("--optimizer", o.optimizer, "optimizer")->check(CLI::IsMember({"adamw", "lion", "sgd"}))->capture_default_str();
   cmd->add_option("--lr", o.lr, "peak learning rate")->check(Positive)->capture_default_str();
   cmd->add_option("--weight-decay", o.weight_decay, "decoupled weight decay (not on norms and biases)")->check(NonNegative)->capture_default_str();
@@ -34,17 +34,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--crop-padding", o.crop_padding, "random-crop padding (default: none at 28x28, 4 at 32x32)")
       ->check(NonNegative);
   cmd->add_flag("!--no-flip", o.flip, "disable the random horizontal flip");
-  cmd->add_option("--seed", o.seed, "seed of initialization, data order, augmentation")->capture_default_str();
-  cmd->add_option("--threads", o.threads, "threads (default: all cores)")->check(NonNegative);
-  cmd->add_option("--train-limit", o.train_limit, "use only the first N training images")->check(NonNegative);
-  cmd->add_option("--test-limit", o.test_limit, "use only the first N test images")->check(NonNegative);
+  cmd->add_option("--seed", o.seed, "seed of initialization, data order, augmentation")->check(Seed)->capture_default_str();
+  cmd->add_option("--threads", o.threads, "threads (default: all cores)")->check(Threads);
+  cmd->add_option("--train-limit", o.train_limit, "use only the first N training images")->check(Count);
+  cmd->add_option("--test-limit", o.test_limit, "use only the first N test images")->check(Count);
   cmd->add_option("--out", o.out_dir, "run directory")->capture_default_str();
   cmd->add_flag("--resume", o.resume, "continue the run in --out from its last checkpoint");
-  cmd->add_option("--log-every", o.log_every, "steps between metric lines")->check(NonNegative)->capture_default_str();
-  cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between mid-epoch checkpoints (0: epoch ends)")->check(NonNegative);
-  cmd->add_option("--stop-after-epochs", o.stop_after_epochs, "end this invocation after N epochs (resume later)")->check(NonNegative);
-  cmd->add_option("--measure-every", o.measure_every, "measure per-layer R^c and sparsity at init and every N epochs")->check(NonNegative);
-  cmd->add_option("--measure-limit", o.measure_limit, "test images per measurement")->check(Positive)->capture_default_str();
+  cmd->add_option("--log-every", o.log_every, "steps between metric lines")->check(Count)->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between mid-epoch checkpoints (0: epoch ends)")->check(Count);
+  cmd->add_option("--stop-after-epochs", o.stop_after_epochs, "end this invocation after N epochs (resume later)")->check(Count);
+  cmd->add_option("--measure-every", o.measure_every, "measure per-layer R^c and sparsity at init and every N epochs")->check(Count);
+  cmd->add_option("--measure-limit", o.measure_limit, "test images per measurement")->check(IntRange(1, 1000000000000))->capture_default_str();
   cmd->add_option("--srr-weight", o.srr_weight, "add w * (mean per-layer sparse rate reduction) to the loss")->check(NonNegative);
   cmd->add_option("--init-from", o.init_from, "start from this model.safetensors' weights (fine-tuning)")
       ->check(CLI::ExistingFile);

@@ -29,9 +29,9 @@ void add_verify_command(CLI::App& app) {
   VerifyFlags& f = *flags;
   auto* cmd = app.add_subcommand("verify", "check the derivation numerically: ISTA = prox step, MSSA ~ -grad R^c, "
                                            "compression as denoising");
-  cmd->add_option("--seed", f.seed, "seed of the random dictionary, subspaces and tokens")->capture_default_str();
+  cmd->add_option("--seed", f.seed, "seed of the random dictionary, subspaces and tokens")->check(Seed)->capture_default_str();
   cmd->add_option("--json", f.json, "also write every number and verdict to this file");
-  cmd->add_option("--threads", f.threads, "threads")->check(NonNegative);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
   f.model.add(*cmd, false);  // --model and variant switches: check that configuration's blocks
   cmd->callback([flags] {
     VerifyFlags& f = *flags;

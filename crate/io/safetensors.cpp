@@ -100,8 +100,11 @@ SafeTensors read_safetensors(const std::string& path) {
   std::vector<std::pair<std::uint64_t, std::string>> order;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
+      if (!it.value().is_object())
+        fail(path, fmt::format("'__metadata__' must be a JSON object of strings, got {}", it.value().type_name()));
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string()) fail(path, fmt::format("metadata entry '{}' is not a string", m.key()));
+        if (!m.value().is_string())
+          fail(path, fmt::format("metadata entry '{}' is not a string (got {})", m.key(), m.value().type_name()));
         out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include <thread>
 
 #include "crate/io/checkpoint.hpp"
+#include "crate/io/file_lock.hpp"
 #include "crate/report/plot.hpp"
 #include "crate/report/progress.hpp"
 #include "crate/io/safetensors.hpp"
@@ -37,27 +37,7 @@ using nlohmann::json;
 
 namespace {
 
-// ---------------------------------------------------------------- locks and signals
-
-// An exclusive flock on `path` for this object's lifetime (released by the kernel if the process dies).
-class FileLock {
- public:
-  FileLock(const std::string& path, const std::string& what) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error(fmt::format("{}: cannot open the lock file: {}", path, std::strerror(errno)));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw std::runtime_error(
-          fmt::format("{} is in use by another whitebox process (lock {}); wait for it to end", what, path));
-    }
-  }
-  ~FileLock() { ::close(fd_); }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
+// ---------------------------------------------------------------- signals
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }

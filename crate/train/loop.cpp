@@ -15,6 +15,7 @@
 
 #include "autograd/engine.hpp"
 #include "crate/io/atomic_file.hpp"
+#include "crate/io/file_lock.hpp"
 #include "crate/report/plot.hpp"
 #include "crate/report/progress.hpp"
 #include "crate/train/evaluate.hpp"
@@ -183,6 +184,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
   const auto wall_start = std::chrono::steady_clock::now();
 
   fs::create_directories(o.out_dir);
+  const FileLock lock((fs::path(o.out_dir) / ".lock").string(), fmt::format("train: run folder {}", o.out_dir));
   const RunPaths paths(o.out_dir);
   if (!o.resume && fs::exists(paths.model))
     throw std::invalid_argument(fmt::format("train: {} already holds a run (model.safetensors); pass --resume to continue "

@@ -75,8 +75,18 @@ TrainOptions train_options_from_json(const json& j) {
 
 void validate(const TrainOptions& o) {
   auto bad = [](const std::string& m) { throw std::invalid_argument("train: " + m); };
-  if (o.epochs <= 0) bad(fmt::format("--epochs must be positive, got {}", o.epochs));
-  if (o.batch_size <= 0) bad(fmt::format("--batch-size must be positive, got {}", o.batch_size));
+  auto in_range = [&](const char* flag, std::int64_t v, std::int64_t lo, std::int64_t hi) {
+    if (v < lo || v > hi) bad(fmt::format("{} must be in [{}, {}], got {}", flag, lo, hi, v));
+  };
+  in_range("--epochs", o.epochs, 1, 1'000'000);
+  in_range("--batch-size", o.batch_size, 1, 10'000'000);
+  in_range("--threads", o.threads, 0, 1024);
+  constexpr std::int64_t kCount = 1'000'000'000'000;
+  in_range("--train-limit", o.train_limit, 0, kCount);
+  in_range("--test-limit", o.test_limit, 0, kCount);
+  in_range("--log-every", o.log_every, 0, kCount);
+  in_range("--checkpoint-every", o.checkpoint_every, 0, kCount);
+  in_range("--stop-after-epochs", o.stop_after_epochs, 0, kCount);
   if (!(o.lr > 0)) bad(fmt::format("--lr must be positive, got {}", o.lr));
   if (o.weight_decay < 0) bad(fmt::format("--weight-decay must be >= 0, got {}", o.weight_decay));
   if (o.label_smoothing < 0 || o.label_smoothing >= 1) bad(fmt::format("--label-smoothing must be in [0, 1), got {}", o.label_smoothing));

@@ -108,6 +108,15 @@ def main():
     s.check("unknown flag is named", lambda: s.expect(["train", "--bogus"], False, "--bogus"))
     s.check("bad value is named", lambda: s.expect(["train", "--epochs", "0"], False, "--epochs", "must be positive"))
     s.check("non-number is named", lambda: s.expect(["train", "--lr", "abc"], False, "--lr", "expected a number"))
+    s.check("huge --epochs is named", lambda: s.expect(["train", "--epochs", "99999999999999999999"], False,
+                                                        "--epochs", "1000000"))
+    s.check("negative --seed is named", lambda: s.expect(["train", "--seed", "-1"], False, "--seed", "-1"))
+    s.check("absurd --threads is named", lambda: s.expect(["train", "--threads", "100000"], False,
+                                                          "--threads", "at most 1024"))
+    s.check("huge --batch-size is named", lambda: s.expect(["eval", "--batch-size", "1e30"], False, "--batch-size"))
+    s.check("misspelt command gets a suggestion", lambda: s.expect(["trian"], False,
+                                                                   "unknown command 'trian'; did you mean 'train'?"))
+    s.check("unknown command is named", lambda: s.expect(["frobnicate"], False, "unknown command 'frobnicate'"))
     s.check("bad choice is named", lambda: s.expect(["train", "--optimizer", "adam"], False, "--optimizer"))
     s.check("unknown model config", lambda: s.expect(["train", "--model", "nope"], False, "unknown model config 'nope'"))
     s.check("params gives the paper's counts",

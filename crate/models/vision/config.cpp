@@ -36,13 +36,25 @@ nlohmann::json to_json(const CrateConfig& c) {
 }
 
 CrateConfig config_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument(fmt::format("model config: expected a JSON object, got {}", j.type_name()));
   CrateConfig c;
+  auto wrong_type = [&](const char* key, const nlohmann::json::exception& e) {
+    return std::invalid_argument(fmt::format("key '{}' has the wrong type ({}: {}) ({})", key, j.at(key).type_name(),
+                                             j.at(key).dump(), e.what()));
+  };
   auto get = [&](const char* key, auto& field) {
-    if (j.contains(key)) j.at(key).get_to(field);
+    if (!j.contains(key)) return;
+    try {
+      j.at(key).get_to(field);
+    } catch (const nlohmann::json::exception& e) {
+      throw wrong_type(key, e);
+    }
   };
   auto get_enum = [&](const char* key, auto& field) {
-    if (j.contains(key))
-      field = enum_from_name<std::remove_reference_t<decltype(field)>>(j.at(key).get<std::string>(), key);
+    if (!j.contains(key)) return;
+    std::string name;
+    get(key, name);
+    field = enum_from_name<std::remove_reference_t<decltype(field)>>(name, key);
   };
   try {
     get("name", c.name);
@@ -70,7 +82,8 @@ CrateConfig config_from_json(const nlohmann::json& j) {
     get_enum("dictionary", c.dictionary);
     get("overcomplete_ratio", c.overcomplete_ratio);
     if (j.contains("dtype")) {
-      const auto s = j.at("dtype").get<std::string>();
+      std::string s;
+      get("dtype", s);
       if (s == "f32") c.dtype = DType::f32;
       else if (s == "f64") c.dtype = DType::f64;
       else throw std::invalid_argument(fmt::format("dtype '{}' is not f32 or f64", s));

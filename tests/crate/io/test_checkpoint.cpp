@@ -37,9 +37,34 @@ void expect_error(const std::function<void()>& f, const std::string& needle) {
   }
 }
 
+// A safetensors file with this JSON header and no tensors.
+std::string raw_safetensors(const std::string& header) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return out + header;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(checkpoint)
+
+BOOST_AUTO_TEST_CASE(metadata_of_the_wrong_json_type_is_named) {
+  TempDir dir;
+  const std::string arr = dir / "arr.safetensors", num = dir / "num.safetensors", entry = dir / "entry.safetensors";
+  write_bytes(arr, raw_safetensors(R"({"__metadata__": []})"));
+  write_bytes(num, raw_safetensors(R"({"__metadata__": 3})"));
+  write_bytes(entry, raw_safetensors(R"({"__metadata__": {"x": 3}})"));
+  expect_error([&] { (void)read_safetensors(arr); }, arr + ": '__metadata__' must be a JSON object");
+  expect_error([&] { (void)read_safetensors(num); }, num + ": '__metadata__' must be a JSON object");
+  expect_error([&] { (void)read_safetensors(entry); }, entry + ": metadata entry 'x' is not a string");
+
+  const std::string field = dir / "field.safetensors", list = dir / "list.safetensors";
+  write_bytes(field, raw_safetensors(R"({"__metadata__": {"whitebox.config": "{\"dim\": \"wide\"}"}})"));
+  write_bytes(list, raw_safetensors(R"({"__metadata__": {"whitebox.config": "[]"}})"));
+  expect_error([&] { (void)checkpoint_config(field); }, field + ": bad 'whitebox.config' metadata");
+  expect_error([&] { (void)checkpoint_config(field); }, "key 'dim' has the wrong type");
+  expect_error([&] { (void)checkpoint_config(list); }, "expected a JSON object, got array");
+}
 
 BOOST_AUTO_TEST_CASE(safetensors_round_trip_and_layout) {
   TempDir dir;
