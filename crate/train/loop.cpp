@@ -284,7 +284,10 @@ TrainResult train(Task& task, const TrainOptions& o) {
       fmt::print(stderr, "epoch {}/{}: train {} | test {} | {:.0f} {}/s\n", rec.epoch, o.epochs,
                  format_metrics(rec.train_loss, rec.train, 1.0, specs, 0, 2),
                  format_metrics(rec.test_loss, rec.test, 1.0, specs, 0, 2), rec.images_per_second, task.unit());
-    pos = Position{.epoch = epoch + 1, .step = pos.step};  // the next epoch starts with fresh running sums
+    const std::int64_t steps = pos.step;
+    pos = Position{};  // the next epoch starts with fresh running sums
+    pos.epoch = epoch + 1;
+    pos.step = steps;
     if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
       record_measurement(task, *data.measure, rec.epoch, paths, o);
     save(pos);
