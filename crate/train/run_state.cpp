@@ -27,6 +27,33 @@ void generator_from_json(Generator& g, const json& j) {
   g.set_state(st);
 }
 
+// The JSON half of load_checkpoint (throws nlohmann::json::exception on a missing or mistyped field).
+void read_state(const json& j, const RunPaths& paths, const SafeTensors& weights, const TrainOptions& o, Position& pos,
+                std::vector<EpochRecord>& history, Task& task) {
+  if (j.at("options") != trajectory_fields(o))
+    throw std::invalid_argument(fmt::format(
+        "train --resume: the options differ from the checkpoint's in {} (a resumed run must keep every option that "
+        "shapes training)",
+        paths.dir));
+  pos.epoch = j.at("epoch");
+  pos.batch = j.at("batch");
+  pos.step = j.at("step");
+  // The weights are written before the state: a run killed between the two has weights one
+  // checkpoint ahead of its optimizer state, which must not be combined.
+  const auto wstep = weights.metadata.find("whitebox.step");
+  if (wstep == weights.metadata.end() || wstep->second != std::to_string(pos.step))
+    throw std::runtime_error(fmt::format(
+        "train --resume: {} is at step {} but {} at step {} (the run stopped while writing its checkpoint); "
+        "start it again in a new --out",
+        paths.model, wstep == weights.metadata.end() ? std::string("?") : wstep->second, paths.state, pos.step));
+  pos.loss_sum = j.at("loss_sum");
+  pos.sums = j.at("sums").get<Metrics>();
+  pos.seen = j.at("seen");
+  pos.seconds = j.at("seconds");
+  for (const auto& [name, g] : task.generators()) generator_from_json(*g, j.at(name));
+  for (const auto& e : j.at("history")) history.push_back(epoch_from_json(e));
+}
+
 }  // namespace
 
 RunPaths::RunPaths(const std::string& out_dir)
@@ -64,29 +91,13 @@ void load_checkpoint(const RunPaths& paths, const TrainOptions& o, Position& pos
   const auto meta = st.metadata.find("whitebox.train_state");
   if (meta == st.metadata.end())
     throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", paths.state));
-  const json j = json::parse(meta->second);
-  if (j.at("options") != trajectory_fields(o))
-    throw std::invalid_argument(fmt::format(
-        "train --resume: the options differ from the checkpoint's in {} (a resumed run must keep every option that "
-        "shapes training)",
-        paths.dir));
-  pos.epoch = j.at("epoch");
-  pos.batch = j.at("batch");
-  pos.step = j.at("step");
-  // The weights are written before the state: a run killed between the two has weights one
-  // checkpoint ahead of its optimizer state, which must not be combined.
-  const auto wstep = weights.metadata.find("whitebox.step");
-  if (wstep == weights.metadata.end() || wstep->second != std::to_string(pos.step))
-    throw std::runtime_error(fmt::format(
-        "train --resume: {} is at step {} but {} at step {} (the run stopped while writing its checkpoint); "
-        "start it again in a new --out",
-        paths.model, wstep == weights.metadata.end() ? std::string("?") : wstep->second, paths.state, pos.step));
-  pos.loss_sum = j.at("loss_sum");
-  pos.sums = j.at("sums").get<Metrics>();
-  pos.seen = j.at("seen");
-  pos.seconds = j.at("seconds");
-  for (const auto& [name, g] : task.generators()) generator_from_json(*g, j.at(name));
-  for (const auto& e : j.at("history")) history.push_back(epoch_from_json(e));
+  try {
+    read_state(json::parse(meta->second), paths, weights, o, pos, history, task);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: malformed 'whitebox.train_state' ({}); the run was written by another "
+                                         "whitebox version or the file is damaged: start it again in a new --out",
+                                         paths.state, e.what()));
+  }
   NamedTensors opt_state;
   for (const auto& [name, t] : st.tensors)
     if (name.rfind("optim.", 0) == 0) opt_state.emplace_back(name.substr(6), t);

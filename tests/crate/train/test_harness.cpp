@@ -9,6 +9,8 @@
 #include <functional>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "crate/io/checkpoint.hpp"
 #include "crate/io/safetensors.hpp"
 #include "crate/train/gradients.hpp"
@@ -120,6 +122,25 @@ BOOST_AUTO_TEST_CASE(freeze_patterns_are_checked) {
   o.freeze.clear();
   o.init_partial = true;
   BOOST_CHECK_THROW(validate(o), std::invalid_argument);  // --init-partial without --init-from
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_train_state_is_named_on_resume) {
+  TempDir dir;
+  TrainOptions o = wbtest::synthetic_run(dir / "run");
+  o.stop_after_epochs = 1;
+  SyntheticTask first(o);
+  train(first, o);
+  // An older run's state (no "sums"): resuming names the file instead of a raw JSON error.
+  const std::string state = dir / "run/train_state.safetensors";
+  SafeTensors st = read_safetensors(state);
+  auto j = nlohmann::json::parse(st.metadata.at("whitebox.train_state"));
+  j.erase("sums");
+  write_safetensors(state, st.tensors, {{"whitebox.train_state", j.dump()}});
+  o.stop_after_epochs = 0;
+  o.resume = true;
+  SyntheticTask again(o);
+  const std::string msg = message_of([&] { train(again, o); });
+  BOOST_TEST(msg.find(state + ": malformed 'whitebox.train_state'") != std::string::npos, msg);
 }
 
 BOOST_AUTO_TEST_CASE(batch_gradients_are_the_derivative_of_the_loss) {
