@@ -8,37 +8,22 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "crate/report/suggest.hpp"
 #include "experiments/commands.hpp"
 
 namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // The first argument when it is meant as a command but names none: refused with the nearest name.
 bool refuse_unknown_command(const CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return false;
   const std::string given = argv[1];
-  std::string nearest;
-  std::size_t best = std::string::npos;
+  std::vector<std::string> names;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     if (sub->check_name(given)) return false;
-    const std::size_t d = edit_distance(given, sub->get_name());
-    if (d < best) best = d, nearest = sub->get_name();
+    names.push_back(sub->get_name());
   }
-  if (best <= std::max<std::size_t>(2, given.size() / 3))
+  const std::string nearest = wb::crate::nearest_name(given, names, std::max<std::size_t>(2, given.size() / 3));
+  if (!nearest.empty())
     fmt::print(stderr, "whitebox: error: unknown command '{}'; did you mean '{}'?\n", given, nearest);
   else
     fmt::print(stderr, "whitebox: error: unknown command '{}'; `whitebox --help` lists the commands\n", given);

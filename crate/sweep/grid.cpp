@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "crate/models/registry.hpp"
+#include "crate/report/suggest.hpp"
 #include "datasets/registry.hpp"
 #include "crate/train/loop.hpp"
 
@@ -50,32 +51,13 @@ const json& train_fields() {
   return f;
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // "unknown key 'x' (did you mean 'y'? known: ...)" for the keys of `fields` plus `extra`.
 std::string unknown_key(const std::string& key, const json& fields, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> keys = extra;
   for (const auto& [k, v] : fields.items()) keys.push_back(k);
-  std::string list, best;
-  std::size_t best_distance = 3;  // suggest only close misspellings
-  for (const auto& k : keys) {
-    list += (list.empty() ? "" : ", ") + k;
-    const std::size_t d = edit_distance(key, k);
-    if (d < best_distance) best_distance = d, best = k;
-  }
+  std::string list;
+  for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+  const std::string best = nearest_name(key, keys, 2);  // suggest only close misspellings
   return fmt::format("unknown key '{}' ({}known: {})", key,
                      best.empty() ? "" : fmt::format("did you mean '{}'? ", best), list);
 }
