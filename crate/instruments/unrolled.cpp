@@ -41,7 +41,7 @@ double batch_mean(const Tensor& per_element) {
   return prim::sum_all(per_element) / static_cast<double>(std::max<std::int64_t>(1, per_element.numel()));
 }
 
-Tensor scaled(const Tensor& x, double s) { return prim::unary(Unary::mul_scalar, x, s); }
+Tensor scale_by(const Tensor& x, double s) { return prim::unary(Unary::mul_scalar, x, s); }
 
 void check_shapes(const Tensor& z, const Tensor& u, const char* what) {
   if (z.dim() != 2 && z.dim() != 3)
@@ -101,16 +101,16 @@ Tensor mssa_paper(const Tensor& z, const Tensor& u, double eps, double softmax_s
   const Tensor zb = z.dim() == 2 ? prim::unsqueeze(z, 0) : z;
   const Tensor uf = prim::reshape(u, {k * p, d});
   const Tensor q = split_heads(prim::matmul(zb, prim::transpose(uf, 0, 1)), k);  // (B, K, N, p): W_k
-  const Tensor out = scaled(prim::matmul(merge_heads(attend(q, q, q, s)), uf), beta);
+  const Tensor out = scale_by(prim::matmul(merge_heads(attend(q, q, q, s)), uf), beta);
   return z.dim() == 2 ? prim::squeeze(out, 0) : out;
 }
 
 Tensor compression_step(const Tensor& z, const Tensor& u, const UnrolledOptions& o) {
   if (o.compression == CompressionStep::exact)
-    return prim::binary(Binary::sub, z, scaled(compressed_rate_gradient(z, u, o.eps), o.kappa));
+    return prim::binary(Binary::sub, z, scale_by(compressed_rate_gradient(z, u, o.eps), o.kappa));
   const double beta = static_cast<double>(u.size(1)) / (static_cast<double>(z.size(-2)) * o.eps * o.eps);
   const double kb = o.kappa * beta;
-  return prim::binary(Binary::add, scaled(z, 1.0 - kb), scaled(mssa_paper(z, u, o.eps, o.softmax_scale), kb));
+  return prim::binary(Binary::add, scale_by(z, 1.0 - kb), scale_by(mssa_paper(z, u, o.eps, o.softmax_scale), kb));
 }
 
 Tensor ista_step(const Tensor& z_half, const Tensor& dictionary, double eta, double lambda, bool nonnegative) {
@@ -120,7 +120,7 @@ Tensor ista_step(const Tensor& z_half, const Tensor& dictionary, double eta, dou
       throw std::invalid_argument(fmt::format("ista_step: dictionary must be (d, d) with d = {}, got {}", z_half.size(-1),
                                               shape_str(dictionary.shape())));
     const Tensor residual = prim::binary(Binary::sub, z_half, prim::matmul(z_half, prim::transpose(dictionary, 0, 1)));
-    v = prim::binary(Binary::add, z_half, scaled(prim::matmul(residual, dictionary), eta));
+    v = prim::binary(Binary::add, z_half, scale_by(prim::matmul(residual, dictionary), eta));
   }
   const double t = eta * lambda;
   const Tensor pos = prim::unary(Unary::soft_threshold, v, t);

@@ -10,12 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "crate/io/file_error.hpp"
+
 namespace wb::crate {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(fmt::format("{}: {}", path, what));
-}
+using io_error::fail;
 
 void write_all(int fd, const char* data, std::size_t n, const std::string& path) {
   while (n > 0) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crate/io/atomic_file.hpp"
+#include "crate/io/file_error.hpp"
 #include "tensor/prim.hpp"
 
 namespace wb::crate {
@@ -16,9 +17,7 @@ namespace {
 
 constexpr std::uint64_t kMaxHeader = 100u << 20;  // 100 MiB, as the reference implementation
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(fmt::format("{}: {}", path, what));
-}
+using io_error::fail;
 
 const char* dtype_tag(DType t) {
   switch (t) {

@@ -3,6 +3,9 @@
 //   away_from(x, c, gap)                       moves every element of x at least `gap` away from c
 //                                              (samples for relu, abs, soft_threshold: house style 18)
 //   spaced(shape, seed, gap)                   distinct values at least `gap` apart (no ties for max)
+//   positive(shape, seed)                      uniform in [0.5, 2] (samples for log, sqrt, pow)
+//   iota(shape)                                0, 1, 2, ... in f64, row-major
+//   kS0, kS1, kS2, kLse                        softmax([1, 2, 3]) and logsumexp([1, 2, 3])
 //   grad_of(y, x, seed)                        x.grad() after backward(y, seed), x's old grad cleared
 //   check_error(f, {fragments})                f throws std::invalid_argument whose message contains
 //                                              every fragment (the op name first)
@@ -44,6 +47,15 @@ inline Tensor spaced(const Shape& shape, std::uint64_t seed, double gap = 0.25) 
   for (std::size_t i = 0; i < perm.size(); ++i) v[i] = gap * static_cast<double>(perm[i]) - 1.0;
   return Tensor::from_vector(v, shape);
 }
+
+inline Tensor positive(const Shape& s, std::uint64_t seed) { return uniform(s, seed, 0.5, 2.0); }
+inline Tensor iota(const Shape& shape) { return prim::reshape(Tensor::arange(numel_of(shape), DType::f64), shape); }
+
+// softmax([1, 2, 3]) = [1, e, e^2] / (1 + e + e^2), with e = 2.718281828459045, e^2 = 7.38905609893065:
+//   1 + e + e^2 = 11.107337927389695 -> [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]
+// log_softmax = x - logsumexp(x), logsumexp([1, 2, 3]) = 3 + ln(1 + e^-1 + e^-2) = 3.40760596444438
+constexpr double kS0 = 0.09003057317038046, kS1 = 0.24472847105479764, kS2 = 0.6652409557748219;
+constexpr double kLse = 3.40760596444438;
 
 inline Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& seed = Tensor()) {
   if (x.grad().defined()) x.zero_grad();

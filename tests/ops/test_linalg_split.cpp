@@ -12,11 +12,7 @@
 using namespace wb;
 
 namespace {
-struct Threads {
-  explicit Threads(int n) : saved(num_threads()) { set_num_threads(n); }
-  ~Threads() { set_num_threads(saved); }
-  int saved;
-};
+using Threads = wbtest::ThreadCount;
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(linalg_split)

@@ -18,11 +18,7 @@ using wbtest::randn;
 namespace {
 using V = std::vector<Tensor>;
 
-struct Threads {
-  explicit Threads(int n) : saved(num_threads()) { set_num_threads(n); }
-  ~Threads() { set_num_threads(saved); }
-  int saved;
-};
+using Threads = wbtest::ThreadCount;
 
 // f(inputs) with 1 thread and with 3 threads: bitwise equal.
 void same_for_any_thread_count(const autograd::TensorFn& f, const V& in) {

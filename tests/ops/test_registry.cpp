@@ -36,7 +36,6 @@ using V = std::vector<Tensor>;
 using Gen = std::function<Tensor(const Shape&, std::uint64_t)>;
 
 Tensor normal(const Shape& s, std::uint64_t seed) { return wbtest::randn(s, seed); }
-Tensor positive(const Shape& s, std::uint64_t seed) { return wbtest::uniform(s, seed, 0.5, 2.0); }
 Tensor off_zero(const Shape& s, std::uint64_t seed) { return wbtest::away_from(wbtest::randn(s, seed), 0.0, 0.1); }
 Tensor off_kink(const Shape& s, std::uint64_t seed) { return wbtest::away_from(wbtest::randn(s, seed), 0.3, 0.1); }
 Tensor distinct(const Shape& s, std::uint64_t seed) { return wbtest::spaced(s, seed); }

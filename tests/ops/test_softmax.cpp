@@ -15,11 +15,11 @@ using wbtest::randn;
 
 namespace {
 using V = std::vector<Tensor>;
-// softmax([1, 2, 3]) = [1, e, e^2] / (1 + e + e^2), with e = 2.718281828459045, e^2 = 7.38905609893065:
-//   1 + e + e^2 = 11.107337927389695 -> [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]
-// log_softmax = x - logsumexp(x), logsumexp([1, 2, 3]) = 3 + ln(1 + e^-1 + e^-2) = 3.40760596444438
-constexpr double kS0 = 0.09003057317038046, kS1 = 0.24472847105479764, kS2 = 0.6652409557748219;
-constexpr double kLse = 3.40760596444438;
+// softmax([1, 2, 3]) = [kS0, kS1, kS2], logsumexp = kLse (derived in op_testing.hpp)
+using wbtest::kLse;
+using wbtest::kS0;
+using wbtest::kS1;
+using wbtest::kS2;
 // two-way softmax [a, b]: e^a / (e^a + e^b) = 1 / (1 + e^(b - a)); for a - b = 1: e / (e + 1)
 constexpr double kSig1 = 0.7310585786300049, kSig2 = 0.8807970779778823;  // sigmoid(1), sigmoid(2)
 }  // namespace

@@ -19,7 +19,6 @@ constexpr double kSqrt2 = 1.4142135623730951;   // sqrt 2
 constexpr double kTanh1 = 0.7615941559557649;   // tanh 1 = (e^2 - 1) / (e^2 + 1)
 constexpr double kTanhHalf = 0.46211715726000974;  // tanh 0.5
 
-Tensor positive(const Shape& s, std::uint64_t seed) { return wbtest::uniform(s, seed, 0.5, 2.0); }
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(unary)
@@ -62,7 +61,7 @@ BOOST_AUTO_TEST_CASE(derivatives_by_hand) {
 BOOST_AUTO_TEST_CASE(gradchecks) {
   using V = std::vector<Tensor>;
   const Tensor x = param(randn({3, 4}, 1));
-  const Tensor p = param(positive({3, 4}, 2));
+  const Tensor p = param(wbtest::positive({3, 4}, 2));
   wbtest::check_grad([](const V& t) { return ops::exp(t[0]); }, {x});
   wbtest::check_grad([](const V& t) { return ops::log(t[0]); }, {p});
   wbtest::check_grad([](const V& t) { return ops::sqrt(t[0]); }, {p});
@@ -85,11 +84,11 @@ BOOST_AUTO_TEST_CASE(fan_out) {
   BOOST_TEST(wbtest::allclose(grad_of(x * ops::exp(x), x, Tensor::ones({2}, DType::f64)), {1, 2 * kE}, 1e-14, 1e-14));
   wbtest::check_grad([](const V& t) { return ops::tanh(t[0]) * ops::square(t[0]) + ops::sqrt(ops::exp(t[0])); },
                      {param(randn({5}, 4))});
-  wbtest::check_grad([](const V& t) { return ops::log(t[0]) / ops::pow(t[0], 1.5); }, {param(positive({5}, 5))});
+  wbtest::check_grad([](const V& t) { return ops::log(t[0]) / ops::pow(t[0], 1.5); }, {param(wbtest::positive({5}, 5))});
 }
 
 BOOST_AUTO_TEST_CASE(f32_agrees_with_f64) {
-  const std::vector<Tensor> x = {randn({4, 5}, 6)}, p = {positive({4, 5}, 7)};
+  const std::vector<Tensor> x = {randn({4, 5}, 6)}, p = {wbtest::positive({4, 5}, 7)};
   using V = std::vector<Tensor>;
   wbtest::check_f32_matches_f64([](const V& t) { return ops::exp(t[0]); }, x);
   wbtest::check_f32_matches_f64([](const V& t) { return ops::log(t[0]); }, p);

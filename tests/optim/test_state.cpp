@@ -61,9 +61,6 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
   return all;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 bool identical(const optim::NamedTensors& x, const optim::NamedTensors& y) {
   for (std::size_t i = 0; i < x.size(); ++i)
@@ -173,26 +170,26 @@ BOOST_AUTO_TEST_CASE(bad_states_are_refused_naming_the_entry) {
   const auto m_before = adam.state(0, 0).buffers[0].to_vector<float>();
 
   std::string msg = load_error(adam, without_entry(good, "group1.param0.exp_avg_sq"));
-  BOOST_TEST(contains(msg, "missing entry 'group1.param0.exp_avg_sq' (b)"), msg);
+  BOOST_TEST(wbtest::contains(msg, "missing entry 'group1.param0.exp_avg_sq' (b)"), msg);
   msg = load_error(adam, with_entry(good, "group0.param0.exp_avg", Tensor::zeros({4, 5}, DType::f32)));
-  BOOST_TEST(contains(msg, "'group0.param0.exp_avg' (w) is [4, 5] f32, expected [5, 4] f32"), msg);
+  BOOST_TEST(wbtest::contains(msg, "'group0.param0.exp_avg' (w) is [4, 5] f32, expected [5, 4] f32"), msg);
   msg = load_error(adam, with_entry(good, "group0.param1.exp_avg", Tensor::zeros({4, 3}, DType::f64)));
-  BOOST_TEST(contains(msg, "'group0.param1.exp_avg' (v) is [4, 3] f64"), msg);
+  BOOST_TEST(wbtest::contains(msg, "'group0.param1.exp_avg' (v) is [4, 3] f64"), msg);
   msg = load_error(adam, with_entry(good, "group0.param0.step", Tensor::scalar(-1, DType::i64)));
-  BOOST_TEST(contains(msg, "group0.param0.step"), msg);
+  BOOST_TEST(wbtest::contains(msg, "group0.param0.step"), msg);
   msg = load_error(adam, with_entry(good, "group0.param0.step", Tensor::scalar(2, DType::f64)));
-  BOOST_TEST(contains(msg, "'group0.param0.step' (w) is [] f64, expected [] i64"), msg);
+  BOOST_TEST(wbtest::contains(msg, "'group0.param0.step' (w) is [] f64, expected [] i64"), msg);
   msg = load_error(adam, with_entry(good, "group2.lr", Tensor::scalar(0.1, DType::f64)));
-  BOOST_TEST(contains(msg, "unknown entry 'group2.lr'"), msg);
+  BOOST_TEST(wbtest::contains(msg, "unknown entry 'group2.lr'"), msg);
   optim::NamedTensors twice = good;
   twice.push_back(good[0]);
   msg = load_error(adam, twice);
-  BOOST_TEST(contains(msg, "'group0.lr' appears twice"), msg);
+  BOOST_TEST(wbtest::contains(msg, "'group0.lr' appears twice"), msg);
 
   // a Lion over the same parameters has no exp_avg_sq: loading AdamW state into it is refused
   optim::Lion lion(optim::split_decay(named, 1e-2, 0.1));
   msg = load_error(lion, good);
-  BOOST_TEST(contains(msg, "unknown entry 'group0.param0.exp_avg_sq'"), msg);
+  BOOST_TEST(wbtest::contains(msg, "unknown entry 'group0.param0.exp_avg_sq'"), msg);
 
   // nothing was written by the failed loads
   BOOST_TEST(adam.state(0, 0).step == 2);

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "autograd/gradcheck.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor.hpp"
 
 namespace wb {
@@ -39,6 +41,19 @@ Tensor randn(const Shape& shape, std::uint64_t seed, DType dtype = DType::f64, d
 Tensor uniform(const Shape& shape, std::uint64_t seed, double lo, double hi, DType dtype = DType::f64);
 // Marks t as a leaf that requires grad and returns it (for inline use).
 Tensor param(Tensor t);
+
+// The kernels' thread count set to n for a scope, and restored after it.
+struct ThreadCount {
+  explicit ThreadCount(int n) : saved(wb::num_threads()) { wb::set_num_threads(n); }
+  ~ThreadCount() { wb::set_num_threads(saved); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+  int saved;
+};
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 // Runs a gradcheck and reports through BOOST_TEST with the worst index on failure.
 void check_grad(const wb::autograd::TensorFn& f, const std::vector<Tensor>& inputs,

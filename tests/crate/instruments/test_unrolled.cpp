@@ -3,6 +3,8 @@
 // Step sizes come from the bounds derived in crate/instruments/unrolled.cpp, never from tuning.
 #include <boost/test/unit_test.hpp>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -260,7 +262,7 @@ BOOST_AUTO_TEST_CASE(mssa_process_rc_trend) {
     BOOST_TEST(r < 2 * std::sqrt(3.0) - 3, "layer " << l << ": relative error " << r);
     const double before = rc_of(z, u, o.eps), after = rc_of(half, u, o.eps);
     BOOST_TEST(after < before, "layer " << l << ": R^c " << before << " -> " << after);
-    trend += " " + std::to_string(before) + " -> " + std::to_string(after) + ";";
+    trend += fmt::format(" {} -> {};", before, after);
     z = ista_step(half, Tensor(), o.eta, o.lambda, o.nonnegative);
   }
   BOOST_TEST_MESSAGE("MSSA process, R^c per layer (before -> after compression):" << trend);
