@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/engine.hpp"
+#include "autograd/grad_mode.hpp"
 #include "crate/io/atomic_file.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/io/file_lock.hpp"
@@ -121,6 +122,16 @@ void record_measurement(Task& task, data::Loader& loader, std::int64_t epoch, co
   if (o.progress) fmt::print(stderr, "{}", format_table(m));
 }
 
+// Whether every weight is finite, reduced on the weights' device (one scalar back per tensor, no copy
+// of the weights): sum(0 * w) is 0 exactly when w holds no NaN or infinity (0 * inf is NaN), and
+// cannot overflow. The rare failure is then named by describe_nonfinite.
+bool all_finite(const NamedTensors& weights) {
+  autograd::NoGradGuard ng;
+  double total = 0.0;
+  for (const auto& [name, w] : weights) total += ops::sum(ops::mul_scalar(w, 0.0)).item();
+  return total == 0.0;
+}
+
 // The end of every divergence message: what is left on disk.
 std::string kept_note(const TrainOptions& o) {
   const auto ckpt = latest_checkpoint(o.out_dir);
@@ -157,7 +168,7 @@ StepResult train_step(Task& task, optim::Optimizer& opt, const std::vector<Tenso
   optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {} (lower --lr or raise --clip-grad?){}",
                                                epoch + 1, step, kept_note(o)));
   opt.step();
-  const std::string bad = describe_nonfinite(trainable);
+  const std::string bad = all_finite(trainable) ? std::string() : describe_nonfinite(trainable);
   if (!bad.empty())
     throw std::runtime_error(fmt::format("non-finite weight after epoch {} step {}: {} (lower --lr or raise "
                                          "--clip-grad?){}",
@@ -221,7 +232,9 @@ TrainResult train(Task& task, const TrainOptions& o) {
   if (!o.resume && checkpoint)
     throw std::invalid_argument(fmt::format("train: {} already holds a run ({}); pass --resume to continue it or choose "
                                             "another --out",
-                                            o.out_dir, fs::path(checkpoint->dir).filename().string()));
+                                            o.out_dir,
+                                            checkpoint->number > 0 ? fs::path(checkpoint->dir).filename().string()
+                                                                   : "model.safetensors and train_state.safetensors"));
   const bool resuming = o.resume && checkpoint.has_value();
   if (!checkpoint && (o.resume || fs::exists(paths.options) || fs::exists(paths.model))) {
     // A run that stopped before its first complete checkpoint (or weights without their state).

@@ -103,6 +103,15 @@ def check_sigkill_resume(exe, tmp, tiny, kills=6, seed=12):
     print(f"        {killed} of {kills} runs killed (a run takes {duration:.2f} s); resumed bit for bit")
 
 
+def forge_nan(src, dst, name):
+    """A copy of the safetensors file src with the first value of tensor `name` (F32) set to NaN."""
+    b = bytearray(pathlib.Path(src).read_bytes())
+    n = int.from_bytes(b[:8], "little")
+    lo, _ = json.loads(b[8:8 + n])[name]["data_offsets"]
+    b[8 + n + lo:8 + n + lo + 4] = bytes([0x00, 0x00, 0xC0, 0x7F])  # float32 quiet NaN, little-endian
+    pathlib.Path(dst).write_bytes(bytes(b))
+
+
 def safetensors_header(path):
     b = pathlib.Path(path).read_bytes()
     n = int.from_bytes(b[:8], "little")
@@ -198,7 +207,8 @@ def main():
                    "eval overrides need --model", "train --init-from --freeze (a linear probe)",
                    "train --freeze that matches nothing is named", "train --init-from a mismatched file names it")
         if not FMNIST.exists():
-            for name in ("tiny train", "train killed at random moments resumes bit for bit", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
+            for name in ("tiny train", "train killed at random moments resumes bit for bit",
+                         "eval of non-finite weights names the tensor", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
                 s.skip(name, "Fashion-MNIST is not installed")
         else:
             run = t / "run"
@@ -214,6 +224,10 @@ def main():
                     lambda: check_sigkill_resume(s.exe, t, tiny))
             s.check("eval", lambda: s.expect(["eval", "--checkpoint", run / "model.safetensors", "--limit", "16"], True,
                                              "accuracy"))
+            s.check("eval of non-finite weights names the tensor",
+                    lambda: forge_nan(run / "model.safetensors", t / "nan.safetensors", "mlp_head.1.weight") or
+                    s.expect(["eval", "--checkpoint", t / "nan.safetensors", "--limit", "16"], False,
+                             "nan.safetensors: tensor 'mlp_head.1.weight' holds nan at index 0"))
             s.check("measure", lambda: s.expect(["measure", "--checkpoint", run / "model.safetensors", "--limit", "8",
                                                  "--out", t / "m", "--no-plot"], True, "R^c(LN Z^l)") and
                     (t / "m.csv").stat() and None)

@@ -257,4 +257,30 @@ BOOST_AUTO_TEST_CASE(a_folder_without_a_complete_checkpoint_starts_afresh_or_fro
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_older_whitebox_run_folder_still_resumes) {
+  // The layout before checkpoint directories: model.safetensors and train_state.safetensors side by side.
+  TempDir dir;
+  train_synthetic(crash_run(dir / "ref"));
+  const std::string reference = read_bytes(dir / "ref/model.safetensors");
+  const std::string out = dir / "old";
+  TrainOptions first = crash_run(out);
+  first.stop_after_epochs = 1;
+  train_synthetic(first);
+  const auto ckpt = latest_checkpoint(out);
+  BOOST_REQUIRE(ckpt.has_value());
+  fs::remove(out + "/model.safetensors");
+  fs::copy_file(ckpt->model, out + "/model.safetensors");
+  fs::rename(ckpt->state, out + "/train_state.safetensors");
+  fs::remove_all(ckpt->dir);
+  const auto old = latest_checkpoint(out);
+  BOOST_TEST((old && old->number == 0 && old->state == out + "/train_state.safetensors"));
+  BOOST_CHECK_THROW(train_synthetic(crash_run(out)), std::invalid_argument);  // a run is there
+  TrainOptions more = crash_run(out);
+  more.resume = true;
+  train_synthetic(more);
+  BOOST_TEST((read_bytes(out + "/model.safetensors") == reference));
+  BOOST_TEST(!fs::exists(out + "/train_state.safetensors"));  // replaced by the new layout's checkpoint
+  BOOST_TEST(crash_leftovers(out).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
