@@ -271,6 +271,7 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
   const int jobs = options.jobs > 0 ? options.jobs : grid.jobs;
   fs::create_directories(grid.out);
   const FileLock lock((fs::path(grid.out) / ".ablate.lock").string(), fmt::format("ablation {}", grid.out));
+  remove_temporaries(grid.out);  // of results files a killed ablation was writing (each run tidies its own folder)
   // Every run's state first: a directory trained with other options stops the grid before any work.
   std::vector<RunStatus> before;
   std::int64_t finished = 0, partial = 0;

@@ -208,7 +208,8 @@ def main():
                    "train --freeze that matches nothing is named", "train --init-from a mismatched file names it")
         if not FMNIST.exists():
             for name in ("tiny train", "train killed at random moments resumes bit for bit",
-                         "eval of non-finite weights names the tensor", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
+                         "eval of non-finite weights names the tensor",
+                         "a folder without a complete checkpoint resumes from scratch, saying so", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
                 s.skip(name, "Fashion-MNIST is not installed")
         else:
             run = t / "run"
@@ -224,6 +225,16 @@ def main():
                     lambda: check_sigkill_resume(s.exe, t, tiny))
             s.check("eval", lambda: s.expect(["eval", "--checkpoint", run / "model.safetensors", "--limit", "16"], True,
                                              "accuracy"))
+            def no_checkpoint_resume():
+                d = t / "nockpt"
+                d.mkdir()
+                (d / "options.json").write_text((run / "options.json").read_text())  # a run killed before its first checkpoint
+                (d / ".options.json.tmp.Ab12Cd").write_text("{")  # and a temporary it left
+                s.expect(["train", *tiny, "--epochs", "1", "--out", d, "--resume"], True,
+                         "holds no complete checkpoint", "resuming from scratch (step 0)")
+                assert not (d / ".options.json.tmp.Ab12Cd").exists(), "the temporary was not removed"
+                assert (d / "checkpoint-000001" / "train_state.safetensors").exists()
+            s.check("a folder without a complete checkpoint resumes from scratch, saying so", no_checkpoint_resume)
             s.check("eval of non-finite weights names the tensor",
                     lambda: forge_nan(run / "model.safetensors", t / "nan.safetensors", "mlp_head.1.weight") or
                     s.expect(["eval", "--checkpoint", t / "nan.safetensors", "--limit", "16"], False,
