@@ -161,12 +161,15 @@ StepResult train_step(Task& task, optim::Optimizer& opt, const std::vector<Tenso
     loss = ops::add(loss, ops::mul_scalar(srr, o.srr_weight));
   }
   r.loss = loss.item();
-  optim::check_finite(r.loss, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?){}", epoch + 1,
-                                          step, kept_note(o)));
+  // (The messages are built only on failure: kept_note lists the run folder.)
+  if (!std::isfinite(r.loss))
+    optim::check_finite(r.loss, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?){}", epoch + 1,
+                                            step, kept_note(o)));
   autograd::backward(loss);
   r.grad_norm = o.clip_grad > 0 ? optim::clip_grad_norm_(params, o.clip_grad) : optim::grad_norm(params);
-  optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {} (lower --lr or raise --clip-grad?){}",
-                                               epoch + 1, step, kept_note(o)));
+  if (!std::isfinite(r.grad_norm))
+    optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {} (lower --lr or raise --clip-grad?){}",
+                                                 epoch + 1, step, kept_note(o)));
   opt.step();
   const std::string bad = all_finite(trainable) ? std::string() : describe_nonfinite(trainable);
   if (!bad.empty())

@@ -34,6 +34,7 @@ namespace {
 
 using V = std::vector<Tensor>;
 using Gen = std::function<Tensor(const Shape&, std::uint64_t)>;
+using wbtest::positive;
 
 Tensor normal(const Shape& s, std::uint64_t seed) { return wbtest::randn(s, seed); }
 Tensor off_zero(const Shape& s, std::uint64_t seed) { return wbtest::away_from(wbtest::randn(s, seed), 0.0, 0.1); }
