@@ -28,6 +28,7 @@
 #include "tests/ops/op_testing.hpp"
 
 using namespace wb;
+using wbtest::positive;
 namespace bdata = boost::unit_test::data;
 
 namespace {
