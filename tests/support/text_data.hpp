@@ -28,8 +28,9 @@ inline boost::unit_test::decorator::precondition require_npm_file(const std::str
 }
 
 inline boost::unit_test::decorator::precondition require_node() {
-  return boost::unit_test::decorator::precondition([](boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(std::system("node --version > /dev/null 2>&1") == 0);
+  const std::string probe = "node --version > /dev/null 2>&1";
+  return boost::unit_test::decorator::precondition([probe](boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(std::system(probe.c_str()) == 0);
     if (!r) r.message() << "node is not installed (apt-get install nodejs)";
     return r;
   });

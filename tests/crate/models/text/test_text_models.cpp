@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(published_parameter_counts) {
   BOOST_TEST(std::abs(m("gpt2-lm-2l") - 6.83) < 0.01);
   BOOST_TEST(std::abs(m("gpt2-lm-3l") - 7.03) < 0.01);
   // Built models hold exactly the closed form, in every family (and GPT-2 without biases).
-  for (const std::string& name : {"crate-gpt-tiny", "crate-lm-tiny", "gpt2-tiny", "crate-lm-1l"}) {
+  for (const char* name : {"crate-gpt-tiny", "crate-lm-tiny", "gpt2-tiny", "crate-lm-1l"}) {
     Generator g(1);
     const TextConfig c = named_text_config(name);
     BOOST_TEST(make_text_model(c, g)->parameter_count() == count_parameters(c), name);

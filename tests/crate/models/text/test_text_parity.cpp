@@ -30,8 +30,9 @@ namespace {
 const char* const kTextPeer = "tests/crate/models/text/text_peer.py";
 
 boost::unit_test::decorator::precondition require_text_peer() {
-  return boost::unit_test::decorator::precondition([](boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") == 0);
+  const std::string probe = "/usr/bin/python3 -c 'import torch' > /dev/null 2>&1";
+  return boost::unit_test::decorator::precondition([probe](boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(std::system(probe.c_str()) == 0);
     if (!r) r.message() << "PyTorch is not installed for /usr/bin/python3 (apt-get install python3-torch)";
     else if (!std::filesystem::exists(kTextPeer)) {
       r = false;
