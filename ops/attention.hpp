@@ -5,6 +5,10 @@
 //                        backward returns dq + dk + dv in one gradient, including the symmetric
 //                        (dS + dS^T) term of crate-spec §1.7
 //   backward             dA = dO V^T, dV = A^T dO, dS = scale A (dA - rowsum(dA A)), dQ = dS K, dK = dS^T Q
+//   causal_attention, tied_causal_attention   the same with a causal mask: S_ij = -inf for j > i, so
+//                        token i attends to tokens 0..i only (GPT's attention; CRATE-GPT's causal MSSA is
+//                        the tied one). The mask is applied inside the kernel: no n x n mask tensor is
+//                        built, and no tile above the diagonal is computed, forward or backward.
 // Saves q, k, v and the maps A (B, H, n, n); `maps` (optional) receives A.
 #pragma once
 
@@ -17,5 +21,8 @@ namespace wb::ops {
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale,
                  Tensor* maps = nullptr);
 Tensor tied_attention(const Tensor& q, std::int64_t heads, double scale, Tensor* maps = nullptr);
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale,
+                        Tensor* maps = nullptr);
+Tensor tied_causal_attention(const Tensor& q, std::int64_t heads, double scale, Tensor* maps = nullptr);
 
 }  // namespace wb::ops

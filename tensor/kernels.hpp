@@ -119,13 +119,15 @@ template <Device D>
 void layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                          const Tensor& gamma, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
 // attention.cpp: q, k, v (B, n, H p) views with last stride 1 (row stride / batch stride arbitrary);
-// out (B, n, H p) and maps (B, H, n, n) contiguous. Backward grads contiguous (B, n, H p).
+// out (B, n, H p) and maps (B, H, n, n) contiguous. Backward grads contiguous (B, n, H p). causal: token i
+// attends to j <= i only (the maps hold zeros above the diagonal; no tile above it is computed).
 template <Device D>
-void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, const Tensor& out,
-               const Tensor& maps);
+void attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale, bool causal,
+               const Tensor& out, const Tensor& maps);
 template <Device D>
 void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& maps,
-                        std::int64_t heads, double scale, const Tensor& dq, const Tensor& dk, const Tensor& dv);
+                        std::int64_t heads, double scale, bool causal, const Tensor& dq, const Tensor& dk,
+                        const Tensor& dv);
 // cross_entropy.cpp: logits contiguous (B, C), target (B) i64
 template <Device D>
 double cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index, double smoothing,

@@ -151,11 +151,14 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
 // Multi-head attention fused per (batch, head): q, k, v are (B, n, H p) with heads side by side on the
 // last axis (any row stride, last stride 1: e.g. slices of one qkv projection, or one tensor for all
 // three). For each (b, h): A = softmax_row(scale * Q_h K_h^T) (n x n), O_h = A V_h. Returns O (B, n, H p)
-// and the maps A (B, H, n, n), saved for the backward.
+// and the maps A (B, H, n, n), saved for the backward. causal: each token i attends to tokens j <= i only
+// (scores above the diagonal are -inf: the maps hold zeros there), applied inside the kernel, which
+// computes no tile above the diagonal and builds no mask tensor.
 struct AttentionResult {
   Tensor out, maps;
 };
-AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale);
+AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, std::int64_t heads, double scale,
+                          bool causal = false);
 // dA = dO V^T, dV = A^T dO, dS = scale * A * (dA - rowsum(dA * A)), dQ = dS K, dK = dS^T Q.
 // With tied = true (q, k, v the same tensor, CRATE's MSSA) the three are summed into one gradient
 // (returned as dq; dk and dv undefined).
@@ -163,7 +166,7 @@ struct AttentionGrads {
   Tensor dq, dk, dv;
 };
 AttentionGrads attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                                  const Tensor& maps, std::int64_t heads, double scale, bool tied);
+                                  const Tensor& maps, std::int64_t heads, double scale, bool tied, bool causal = false);
 
 // Cross-entropy of logits (B, C) against class indices (B, i64), averaged over targets that are not
 // ignore_index, with label smoothing s: target distribution (1-s) onehot + s/C.

@@ -72,4 +72,57 @@ std::int64_t count_parameters(const CrateConfig& c) {
   return fixed + c.depth * count_layer_parameters(c);
 }
 
+namespace {
+
+TextConfig text_cfg(TextFamily f, std::int64_t v, std::int64_t t, std::int64_t d, std::int64_t l, std::int64_t k) {
+  TextConfig c;
+  c.family = f;
+  c.vocab_size = v;
+  c.block_size = t;
+  c.dim = d;
+  c.depth = l;
+  c.heads = k;
+  return c;
+}
+
+const std::vector<std::pair<std::string, TextConfig>>& text_configs() {
+  using F = TextFamily;
+  static const std::vector<std::pair<std::string, TextConfig>> all = {
+      {"crate-gpt-base", text_cfg(F::crate_gpt, 50304, 1024, 768, 12, 12)},
+      {"crate-gpt-medium", text_cfg(F::crate_gpt, 50304, 1024, 1024, 24, 16)},
+      {"crate-gpt-large", text_cfg(F::crate_gpt, 50304, 1024, 1280, 36, 20)},
+      {"crate-gpt-xl", text_cfg(F::crate_gpt, 50304, 1024, 1600, 48, 25)},
+      {"crate-lm-1l", text_cfg(F::crate_lm, 50257, 1024, 128, 1, 4)},
+      {"crate-lm-2l", text_cfg(F::crate_lm, 50257, 1024, 128, 2, 4)},
+      {"crate-lm-3l", text_cfg(F::crate_lm, 50257, 1024, 128, 3, 4)},
+      {"gpt2-lm-1l", text_cfg(F::gpt2, 50257, 1024, 128, 1, 4)},
+      {"gpt2-lm-2l", text_cfg(F::gpt2, 50257, 1024, 128, 2, 4)},
+      {"gpt2-lm-3l", text_cfg(F::gpt2, 50257, 1024, 128, 3, 4)},
+      {"gpt2-124m", text_cfg(F::gpt2, 50257, 1024, 768, 12, 12)},
+      {"crate-gpt-d256", text_cfg(F::crate_gpt, 8192, 256, 256, 6, 8)},
+      {"crate-lm-d256", text_cfg(F::crate_lm, 8192, 256, 256, 6, 8)},
+      {"gpt2-d256", text_cfg(F::gpt2, 8192, 256, 256, 6, 8)},
+      {"crate-gpt-tiny", text_cfg(F::crate_gpt, 512, 64, 64, 2, 4)},
+      {"crate-lm-tiny", text_cfg(F::crate_lm, 512, 64, 64, 2, 4)},
+      {"gpt2-tiny", text_cfg(F::gpt2, 512, 64, 64, 2, 4)},
+  };
+  return all;
+}
+
+}  // namespace
+
+TextConfig named_text_config(const std::string& name) {
+  for (const auto& [n, c] : text_configs())
+    if (n == name) return c;
+  std::string known;
+  for (const auto& [n, c] : text_configs()) known += (known.empty() ? "" : ", ") + n;
+  throw std::invalid_argument(fmt::format("unknown text model config '{}' (known: {})", name, known));
+}
+
+std::vector<std::string> text_config_names() {
+  std::vector<std::string> out;
+  for (const auto& [n, c] : text_configs()) out.push_back(n);
+  return out;
+}
+
 }  // namespace wb::crate

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "crate/models/text/config.hpp"
 #include "crate/models/vision/config.hpp"
 
 namespace wb::crate {
@@ -17,5 +18,13 @@ std::vector<std::string> config_names();
 
 // Closed-form parameter count of a configuration (spec §1.5), without building the model.
 std::int64_t count_parameters(const CrateConfig& c);
+
+// The causal language models (crate/models/text/): crate-gpt-base (60,699,648 at V = 50,304) and
+// -medium/-large/-xl (spec §7.1); crate-lm-1l/2l/3l and gpt2-lm-1l/2l/3l, the CRATE-LM paper's table
+// (V = 50,257; 6,532,096 / 6,631,424 at 1L without wpe); gpt2-124m (124,439,808); and the small ones
+// that train on 2 cores: crate-gpt-d256, crate-lm-d256, gpt2-d256 (d 256, L 6, K 8, T 256, V 8,192), and
+// *-tiny (d 64, L 2, K 4, T 64, V 512) for tests. Throws std::invalid_argument naming the known ones.
+TextConfig named_text_config(const std::string& name);
+std::vector<std::string> text_config_names();
 
 }  // namespace wb::crate

@@ -82,12 +82,13 @@ void layer_norm_backward<CUDA>(const Tensor&, const Tensor&, const Tensor&, cons
   unwritten("layer_norm_backward on cuda");
 }
 template <>
-void attention<CUDA>(const Tensor&, const Tensor&, const Tensor&, std::int64_t, double, const Tensor&, const Tensor&) {
+void attention<CUDA>(const Tensor&, const Tensor&, const Tensor&, std::int64_t, double, bool, const Tensor&,
+                     const Tensor&) {
   unwritten("attention on cuda");
 }
 template <>
 void attention_backward<CUDA>(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, std::int64_t,
-                              double, const Tensor&, const Tensor&, const Tensor&) {
+                              double, bool, const Tensor&, const Tensor&, const Tensor&) {
   unwritten("attention_backward on cuda");
 }
 template <>

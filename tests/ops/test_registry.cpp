@@ -28,6 +28,7 @@
 #include "tests/ops/op_testing.hpp"
 
 using namespace wb;
+using wbtest::positive;
 namespace bdata = boost::unit_test::data;
 
 namespace {
@@ -126,6 +127,10 @@ std::vector<OpCase> op_table() {
       {"attention", "attention", [](const V& t) { return ops::attention(t[0], t[1], t[2], 2, 0.7); },
        {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}}},
       {"tied_attention", "tied_attention", [](const V& t) { return ops::tied_attention(t[0], 2, 0.7); }, {{2, 3, 4}}},
+      {"causal_attention", "causal_attention", [](const V& t) { return ops::causal_attention(t[0], t[1], t[2], 2, 0.7); },
+       {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}}},
+      {"tied_causal_attention", "tied_causal_attention", [](const V& t) { return ops::tied_causal_attention(t[0], 2, 0.7); },
+       {{2, 3, 4}}},
       // the coding-rate family (ops/logdet.hpp, ops/coding_rate.hpp): Z (..., N, d), U (K, p, d)
       {"logdet", "logdet", [](const V& t) { return ops::logdet(spd(t[0])); }, {{2, 3, 3}}, normal, 1e-6, 1e-4},
       {"coding_rate", "coding_rate", [](const V& t) { return ops::coding_rate(t[0], 0.5); }, {{2, 5, 3}}, normal, 1e-6, 1e-4},
