@@ -136,6 +136,25 @@ crate::CrateConfig ModelFlags::resolve() const {
   return c;
 }
 
+crate::MaeConfig MaeFlags::resolve(const ModelFlags& model) const {
+  const std::string name = model.name.empty() || model.name == "crate-mini-28" ? "crate-mae-mini-28" : model.name;
+  crate::MaeConfig c = crate::named_mae_config(name);
+  if (model.dim || model.heads || model.dim_head || model.patch || model.image_size || model.classes || model.pool ||
+      model.attention || model.mlp || model.output_map || model.dictionary || model.ista_residual ||
+      model.learnable_ista)
+    throw std::invalid_argument("--task mae: only --depth, --eta, --lambda and --f64 override an MAE configuration");
+  bool custom = false;
+  if (model.depth) c.depth = c.decoder_depth = *model.depth, custom = true;
+  if (model.eta) c.eta = *model.eta, custom = true;
+  if (model.lambda) c.lambda = *model.lambda, custom = true;
+  if (mask_ratio) c.mask_ratio = *mask_ratio, custom = true;
+  if (norm_pix) c.norm_pix = true, custom = true;
+  if (model.f64) c.dtype = DType::f64;
+  if (custom) c.name += "+custom";
+  c.validate();
+  return c;
+}
+
 std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path, const ModelFlags& flags,
                                                          const char* command) {
   if (!flags.name.empty()) return crate::load_model(path, flags.resolve());

@@ -16,5 +16,6 @@ void add_verify_command(CLI::App& app);
 void add_optimize_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_grads_command(CLI::App& app);
+void add_mae_grads_command(CLI::App& app);
 
 }  // namespace wb::cli

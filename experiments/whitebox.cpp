@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   wb::cli::add_optimize_command(app);
   wb::cli::add_logits_command(app);
   wb::cli::add_grads_command(app);
+  wb::cli::add_mae_grads_command(app);
   if (refuse_unknown_command(app, argc, argv)) return 2;
   try {
     app.parse(argc, argv);
