@@ -19,8 +19,10 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a CRATE (or ViT) classifier; writes metrics, checkpoints and curves");
   model.add(*cmd);
   auto mae_flags = std::make_shared<MaeFlags>();
-  cmd->add_option("--task", o.task, "classification, or mae: masked autoencoding (--model crate-mae-*, vit-mae-*)")
-      ->check(CLI::IsMember({"classification", "mae"}))
+  cmd->add_option("--task", o.task,
+                  "classification; mae: masked autoencoding (--model crate-mae-*, vit-mae-*); mae-classify: an MAE "
+                  "encoder with a class head (linear probe / fine-tune with --init-from, --init-partial, --freeze)")
+      ->check(CLI::IsMember({"classification", "mae", "mae-classify"}))
       ->capture_default_str();
   cmd->add_option("--mask-ratio", mae_flags->mask_ratio, "mae: fraction of patches masked, in (0, 1) (default 0.75)");
   cmd->add_flag("--norm-pix", mae_flags->norm_pix, "mae: per-patch normalized target (unbiased variance)");
@@ -63,10 +65,14 @@ void add_train_command(CLI::App& app) {
   cmd->callback([opts, flags, mae_flags] {
     crate::TrainOptions& o = *opts;
     ModelFlags& model = *flags;
-    if (o.task == "mae") o.mae = mae_flags->resolve(model);
+    if (o.task != "classification") o.mae = mae_flags->resolve(model);
     else o.model = model.resolve();
     const auto r = crate::train(o);
-    if (!r.epochs.empty() && o.task == "mae") {
+    if (!r.epochs.empty() && o.task == "mae-classify") {
+      const auto& e = r.epochs.back();
+      fmt::print("{}-classify: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.mae.name, e.epoch,
+                 100 * e.test_accuracy(), e.test_loss, r.model_path);
+    } else if (!r.epochs.empty() && o.task == "mae") {
       const auto& e = r.epochs.back();
       fmt::print("{}: epoch {} test masked mse {:.5f}; checkpoint {}\n", o.mae.name, e.epoch, e.test_loss, r.model_path);
     } else if (!r.epochs.empty()) {

@@ -34,7 +34,8 @@ void write_png_grid(const std::string& path, const ImageGrid& g) {
   if (static_cast<std::int64_t>(g.pixels.size()) != g.rows * g.columns * tile || g.rows <= 0 || g.columns <= 0)
     throw std::invalid_argument(fmt::format("{}: image grid of {} x {} tiles of {} values has {} values", path, g.rows,
                                             g.columns, tile, g.pixels.size()));
-  const std::int64_t gap = 2, w = g.columns * (g.width + gap) + gap, h = g.rows * (g.height + gap) + gap;
+  const std::int64_t k = std::max<std::int64_t>(1, g.scale), th = g.height * k, tw = g.width * k;
+  const std::int64_t gap = 2, w = g.columns * (tw + gap) + gap, h = g.rows * (th + gap) + gap;
   const std::int64_t bpp = g.channels;
   std::vector<unsigned char> raw(static_cast<std::size_t>(h * (1 + w * bpp)), 128);
   for (std::int64_t y = 0; y < h; ++y) raw[static_cast<std::size_t>(y * (1 + w * bpp))] = 0;  // filter: none
@@ -42,11 +43,11 @@ void write_png_grid(const std::string& path, const ImageGrid& g) {
   for (std::int64_t r = 0; r < g.rows; ++r)
     for (std::int64_t c = 0; c < g.columns; ++c) {
       const float* t = g.pixels.data() + (r * g.columns + c) * tile;
-      for (std::int64_t y = 0; y < g.height; ++y)
-        for (std::int64_t x = 0; x < g.width; ++x)
+      for (std::int64_t y = 0; y < th; ++y)
+        for (std::int64_t x = 0; x < tw; ++x)
           for (std::int64_t ch = 0; ch < bpp; ++ch) {
-            const double v = std::clamp((t[(ch * g.height + y) * g.width + x] - g.lo) * scale, 0.0, 255.0);
-            const std::int64_t py = gap + r * (g.height + gap) + y, px = gap + c * (g.width + gap) + x;
+            const double v = std::clamp((t[(ch * g.height + y / k) * g.width + x / k] - g.lo) * scale, 0.0, 255.0);
+            const std::int64_t py = gap + r * (th + gap) + y, px = gap + c * (tw + gap) + x;
             raw[static_cast<std::size_t>(py * (1 + w * bpp) + 1 + px * bpp + ch)] =
                 static_cast<unsigned char>(std::lround(std::isfinite(v) ? v : 0.0));
           }

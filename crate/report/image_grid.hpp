@@ -15,6 +15,7 @@ struct ImageGrid {
   std::int64_t rows = 0, columns = 0, channels = 1, height = 0, width = 0;
   std::vector<float> pixels;  // rows * columns tiles, row-major, each channels * height * width
   double lo = 0.0, hi = 1.0;
+  std::int64_t scale = 1;  // each pixel drawn as scale x scale (nearest neighbour)
 };
 
 void write_png_grid(const std::string& path, const ImageGrid& grid);

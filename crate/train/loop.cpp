@@ -20,6 +20,7 @@
 #include "crate/report/progress.hpp"
 #include "crate/train/evaluate.hpp"
 #include "crate/train/objectives/classification.hpp"
+#include "crate/train/objectives/mae_classify.hpp"
 #include "crate/train/objectives/masked_autoencoding.hpp"
 #include "crate/train/objectives/sparse_rate_reduction.hpp"
 #include "crate/train/run_log.hpp"
@@ -170,8 +171,12 @@ EpochRecord epoch_record(std::int64_t epoch, const Position& pos, const EvalResu
 TrainResult train(const TrainOptions& options) {
   TrainOptions o = options;
   validate(o);
-  if (o.task == "mae") {
+  if (o.task == "mae" || o.task == "mae-classify") {
     o.mae.seed = o.seed;
+    if (o.task == "mae-classify") {
+      MaeClassifyTask task(o);
+      return train(task, o);
+    }
     MaeTask task(o);
     return train(task, o);
   }

@@ -105,9 +105,9 @@ void validate(const TrainOptions& o) {
   if (o.measure_every < 0 || o.measure_limit <= 0) bad("--measure-every must be >= 0 and --measure-limit positive");
   if (!(o.srr_weight >= 0)) bad(fmt::format("--srr-weight must be >= 0, got {}", o.srr_weight));
   if (o.init_partial && o.init_from.empty()) bad("--init-partial needs --init-from");
-  if (o.task != "classification" && o.task != "mae")
-    bad(fmt::format("--task must be classification or mae, got '{}'", o.task));
-  if (o.task == "mae") o.mae.validate();
+  if (o.task != "classification" && o.task != "mae" && o.task != "mae-classify")
+    bad(fmt::format("--task must be classification, mae or mae-classify, got '{}'", o.task));
+  if (o.task != "classification") o.mae.validate();
   else o.model.validate();
 }
 

@@ -109,12 +109,12 @@ MaskedAutoencoder::MaskedAutoencoder(const MaeConfig& c) : c_(c) {
   embed.bias().requires_grad_(false);
 }
 
-Tensor MaskedAutoencoder::patch_tokens(const Tensor& images) const {
-  const std::int64_t b = images.size(0), ch = c_.channels, p = c_.patch_size, g = c_.image_size / p;
-  const Tensor x = ops::reshape(images, {b, ch, g, p, g, p});       // b c h p1 w p2
+Tensor mae_patch_tokens(const Tensor& images, const Tensor& weight, const Tensor& bias, const MaeConfig& c) {
+  const std::int64_t b = images.size(0), ch = c.channels, p = c.patch_size, g = c.image_size / p;
+  const Tensor x = ops::reshape(images, {b, ch, g, p, g, p});                                  // b c h p1 w p2
   const Tensor t = ops::reshape(ops::permute(x, {0, 2, 4, 1, 3, 5}), {b, g * g, ch * p * p});  // (c p1 p2)
-  const Tensor w = ops::reshape(*patch_w_, {c_.dim, ch * p * p});
-  return ops::matmul(t, ops::transpose(w, 0, 1)) + *patch_b_;
+  const Tensor w = ops::reshape(weight, {c.dim, ch * p * p});
+  return ops::matmul(t, ops::transpose(w, 0, 1)) + bias;
 }
 
 Tensor MaskedAutoencoder::encode(const Tensor& images, const Tensor& mask, std::vector<LayerTrace>* traces) const {
@@ -130,7 +130,7 @@ Tensor MaskedAutoencoder::encode(const Tensor& images, const Tensor& mask, std::
   const Tensor x = images.dtype() == c_.dtype ? images : ops::cast(images, c_.dtype);
   const Tensor m = prim::reshape(prim::contiguous(prim::cast(mask.detach(), c_.dtype)), {b, n, 1});
   const Tensor keep = prim::unary(prim::Unary::add_scalar, prim::unary(prim::Unary::neg, m), 1.0);
-  const Tensor tokens = ops::mul(patch_tokens(x), keep) + ops::mul(*mask_token_, m);
+  const Tensor tokens = ops::mul(mae_patch_tokens(x, *patch_w_, *patch_b_, c_), keep) + ops::mul(*mask_token_, m);
   Tensor z = ops::concat({ops::expand(*cls_, {b, 1, c_.dim}), tokens}, 1) + *decoder_pos_;
   if (traces != nullptr) traces->assign(encoder_.size(), LayerTrace{});
   for (std::size_t l = 0; l < encoder_.size(); ++l) z = encoder_[l]->forward(z, traces ? &(*traces)[l] : nullptr);

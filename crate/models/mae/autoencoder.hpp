@@ -48,6 +48,9 @@ Tensor mask_from_noise(const Tensor& noise, std::int64_t keep, DType dtype);
 // Uniform noise (B, N) from `gen`, then mask_from_noise.
 Tensor draw_mask(std::int64_t batch, const MaeConfig& c, Generator& gen);
 
+// The patch embedding as a matmul: images (B, C, H, W), weight (d, C, P, P), bias (d) -> (B, N, d).
+Tensor mae_patch_tokens(const Tensor& images, const Tensor& weight, const Tensor& bias, const MaeConfig& c);
+
 class MaskedAutoencoder : public Module {
  public:
   explicit MaskedAutoencoder(const MaeConfig& c);
@@ -70,7 +73,6 @@ class MaskedAutoencoder : public Module {
   const std::vector<CrateLayer*>& vit_decoder_layers() const { return vit_decoder_; }
 
  private:
-  Tensor patch_tokens(const Tensor& images) const;  // (B, N, d)
   MaeConfig c_;
   Tensor* cls_;
   Tensor* pos_;

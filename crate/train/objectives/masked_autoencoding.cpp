@@ -63,16 +63,18 @@ MaeTask::MaeTask(std::unique_ptr<MaskedAutoencoder> model, std::uint64_t seed)
   if (!model_) throw std::invalid_argument("MaeTask: no model");
 }
 
-TaskData MaeTask::open_data(const TrainOptions& o) {
+TaskData mae_open_data(const TrainOptions& o, const MaeConfig& mc, std::int64_t classes, data::Batch* first_batch) {
   auto train_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::train));
   auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test));
   if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
   if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
-  const MaeConfig& mc = model_->config();
   if (train_set->channels != mc.channels || train_set->height != mc.image_size || train_set->width != mc.image_size)
     throw std::invalid_argument(fmt::format("train: model '{}' expects {}x{}x{} images; dataset '{}' has {}x{}x{}",
                                             mc.name, mc.channels, mc.image_size, mc.image_size, o.data,
                                             train_set->channels, train_set->height, train_set->width));
+  if (classes > 0 && train_set->num_classes != classes)
+    throw std::invalid_argument(fmt::format("train: model '{}' has {} classes; dataset '{}' has {}", mc.name, classes,
+                                            o.data, train_set->num_classes));
   data::LoaderOptions lo;
   lo.batch_size = o.batch_size;
   lo.seed = o.seed;
@@ -86,16 +88,18 @@ TaskData MaeTask::open_data(const TrainOptions& o) {
     auto subset = std::make_shared<data::Dataset>(test_set->subset(0, std::min(o.measure_limit, test_set->size())));
     d.measure = std::make_unique<data::Loader>(std::shared_ptr<const data::Dataset>(subset), data::eval_options(lo));
   }
-  {
+  if (first_batch != nullptr) {
     auto first = std::make_shared<data::Dataset>(test_set->subset(0, std::min<std::int64_t>(8, test_set->size())));
     data::LoaderOptions go = data::eval_options(lo);
     go.batch_size = first->size();
     go.prefetch = 0;
     const data::Loader grid(std::shared_ptr<const data::Dataset>(first), go);
-    grid_batch_ = grid.batch(0, 0);
+    *first_batch = grid.batch(0, 0);
   }
   return d;
 }
+
+TaskData MaeTask::open_data(const TrainOptions& o) { return mae_open_data(o, model_->config(), 0, &grid_batch_); }
 
 TaskStep MaeTask::step_with_mask(const Tensor& images, const Tensor& mask, std::vector<LayerTrace>* traces,
                                  Tensor* prediction) {
@@ -195,6 +199,7 @@ void MaeTask::end_of_epoch(std::int64_t epoch, const TrainOptions& o) {
   grid.height = grid.width = s;
   grid.lo = lo;
   grid.hi = hi;
+  grid.scale = s <= 32 ? 3 : 1;
   grid.pixels.assign(static_cast<std::size_t>(3 * b * ch * s * s), 0.0f);
   for (std::int64_t i = 0; i < b; ++i)
     for (std::int64_t cc = 0; cc < ch; ++cc)

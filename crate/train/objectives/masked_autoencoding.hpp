@@ -62,6 +62,10 @@ class MaeTask : public Task {
   data::Batch grid_batch_;  // the first test images, for the per-epoch reconstruction grid
 };
 
+// The loaders of an MAE run (this task and mae-classify), checked against the input of `mc` (and
+// `classes` when positive); `first_batch` (optional) receives the first 8 test images as one batch.
+TaskData mae_open_data(const TrainOptions& o, const MaeConfig& mc, std::int64_t classes, data::Batch* first_batch);
+
 // Saves a MaskedAutoencoder as safetensors with its config ("whitebox.config", family "mae").
 void save_mae(const std::string& path, const MaskedAutoencoder& model, std::map<std::string, std::string> metadata = {});
 // Reads an MAE file (its config from the metadata); a file of another family gets a clear error.
