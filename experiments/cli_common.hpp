@@ -56,8 +56,9 @@ struct ModelFlags {
 };
 
 // The masked autoencoder of `train --task mae` / `mae-grads`: --model names an MAE config
-// (crate-mae-*, vit-mae-*; the classifier default crate-mini-28 means crate-mae-mini-28), --f64,
-// --eta, --lambda, --depth (both halves) apply, and the MAE's own flags.
+// (crate-mae-*, vit-mae-*; the classifier default crate-mini-28 means crate-mae-mini-28); --f64,
+// --eta, --lambda, --depth (both halves), --dim, --heads, --dim-head, --patch, --image-size apply,
+// and the MAE's own flags.
 struct MaeFlags {
   std::optional<double> mask_ratio;
   bool norm_pix = false;

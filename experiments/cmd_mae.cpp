@@ -13,6 +13,8 @@
 #include "autograd/engine.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/io/safetensors.hpp"
+#include "crate/instruments/mae_profile.hpp"
+#include "crate/report/plot.hpp"
 #include "crate/train/objectives/masked_autoencoding.hpp"
 #include "datasets/registry.hpp"
 #include "experiments/cli_common.hpp"
@@ -142,6 +144,74 @@ void add_mae_grads_command(CLI::App& app) {
                               {"steps", std::to_string(f.steps)}});
     fmt::print("{}: {} loss {:.10g} on {} images, {} gradients{}\n", f.out, c.name, loss, f.batch_size,
                trainable.size(), losses.empty() ? "" : fmt::format(", {} AdamW steps", f.steps));
+  });
+}
+
+}  // namespace wb::cli
+
+namespace wb::cli {
+namespace {
+struct MaeMeasureFlags {
+  std::vector<std::string> checkpoints;
+  std::string out = "mae-profile", data = "fashion-mnist", data_dir;
+  std::int64_t limit = 256, batch_size = 64;
+  std::uint64_t mask_seed = 0;
+  bool init = false;
+  int threads = 0;
+};
+}  // namespace
+
+void add_mae_measure_command(CLI::App& app) {
+  auto flags = std::make_shared<MaeMeasureFlags>();
+  MaeMeasureFlags& f = *flags;
+  auto* cmd = app.add_subcommand("mae-measure",
+                                 "R^c through the encoder and back through the decoder of CRATE-MAE checkpoints, "
+                                 "and the encoder's sparsity (<out>.csv, <out>.png)");
+  cmd->add_option("--checkpoint", f.checkpoints, "MAE model.safetensors (repeatable: one curve each)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--init", f.init, "also measure the first checkpoint's configuration at initialization (its seed)");
+  cmd->add_option("--out", f.out, "output prefix")->capture_default_str();
+  cmd->add_option("--data", f.data, "dataset (test split)")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
+  cmd->add_option("--data-dir", f.data_dir, "dataset directory");
+  cmd->add_option("--limit", f.limit, "test images measured")->check(BatchSize)->capture_default_str();
+  cmd->add_option("--mask-seed", f.mask_seed, "seed of the fixed evaluation masks (the run's --seed)")->check(Seed);
+  cmd->add_option("--threads", f.threads, "threads")->check(Threads);
+  cmd->callback([flags] {
+    MaeMeasureFlags& f = *flags;
+    if (f.threads > 0) set_num_threads(f.threads);
+    std::vector<std::pair<std::string, std::unique_ptr<crate::MaskedAutoencoder>>> models;
+    for (const auto& path : f.checkpoints) models.emplace_back(path, crate::load_mae(path));
+    if (f.init) {
+      const crate::MaeConfig c = models.front().second->config();
+      models.insert(models.begin(), {"initialization", std::make_unique<crate::MaskedAutoencoder>(c)});
+    }
+    const crate::MaeConfig& c = models.back().second->config();
+    auto set = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
+    if (set->channels != c.channels || set->height != c.image_size || set->width != c.image_size)
+      throw std::invalid_argument(fmt::format("mae-measure: model '{}' expects {}x{}x{} images; {} has {}x{}x{}", c.name,
+                                              c.channels, c.image_size, c.image_size, f.data, set->channels,
+                                              set->height, set->width));
+    *set = set->subset(0, std::min(f.limit, set->size()));
+    data::LoaderOptions lo;
+    lo.batch_size = f.batch_size;
+    lo.normalization = data::dataset_info(f.data).normalization;
+    lo.prefetch = 0;
+    data::Loader loader(std::shared_ptr<const data::Dataset>(set), data::eval_options(lo));
+    std::vector<crate::MaeProfile> profiles;
+    for (const auto& [label, m] : models) {
+      const crate::MaeConfig& mc = m->config();
+      profiles.push_back(crate::measure_mae(*m, loader, label, [&](const data::Batch& b) {
+        return crate::evaluation_mask(b.indices, mc, f.mask_seed);
+      }));
+      const auto& p = profiles.back();
+      std::string enc, dec;
+      for (const auto& s : p.encoder_rc) enc += fmt::format(" {:.2f}", s.mean);
+      for (const auto& s : p.decoder_rc) dec += fmt::format(" {:.2f}", s.mean);
+      fmt::print("{}: R^c encoder{} | decoder{}\n", label, enc, dec);
+    }
+    crate::write_mae_profiles(f.out, profiles, crate::gnuplot_available());
+    fmt::print("wrote {}.csv{}\n", f.out, crate::gnuplot_available() ? fmt::format(" and {}.png", f.out) : "");
   });
 }
 
