@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "autograd/engine.hpp"
+#include "crate/instruments/mae_profile.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "crate/models/mae/autoencoder.hpp"
 #include "crate/models/registry.hpp"
@@ -18,6 +19,7 @@
 #include "ops/optim/adamw.hpp"
 #include "tensor/prim.hpp"
 #include "tests/crate/module_check.hpp"
+#include "tests/crate/train/synthetic_task.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/datasets.hpp"
 #include "tests/support/files.hpp"
@@ -330,6 +332,34 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_clear_error) {
   const Tensor mk = mask_of({1, 0, 1, 1}, 1, 4, DType::f64);
   BOOST_TEST(back->forward(x, mk).to_vector<double>() == m.forward(x, mk).to_vector<double>(),
              boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(profile_measures_both_halves) {
+  // 8 x 8 synthetic images through the test config: one R^c per encoder and decoder layer, finite and
+  // within the head-rate bounds' range (R^c >= 0), the sparsity a fraction; a ViT decoder is refused.
+  MaeConfig c = mae_test_config(DType::f32);
+  c.depth = c.decoder_depth = 2;
+  const MaskedAutoencoder m(c);
+  auto set = std::make_shared<const data::Dataset>(wbtest::synthetic_images(12, 1));
+  data::LoaderOptions lo;
+  lo.batch_size = 5;
+  lo.prefetch = 0;
+  data::Loader loader(set, data::eval_options(lo));
+  const MaeProfile p = measure_mae(m, loader, "init", [&](const data::Batch& b) { return evaluation_mask(b.indices, c, 0); });
+  BOOST_TEST(p.images == 12);
+  BOOST_REQUIRE(p.encoder_rc.size() == 2);
+  BOOST_REQUIRE(p.decoder_rc.size() == 2);
+  for (const auto& s : p.encoder_rc) BOOST_TEST((std::isfinite(s.mean) && s.mean > 0));
+  for (const auto& s : p.decoder_rc) BOOST_TEST((std::isfinite(s.mean) && s.mean > 0));
+  for (const auto& s : p.encoder_nonzero) BOOST_TEST((s.mean > 0 && s.mean <= 1));
+  wbtest::TempDir dir;
+  write_mae_profiles(dir / "prof", {p}, false);
+  BOOST_TEST(std::filesystem::exists(dir / "prof.csv"));
+  MaeConfig v = c;
+  v.backbone = MaeBackbone::vit;
+  const MaskedAutoencoder vit(v);
+  BOOST_CHECK_THROW(measure_mae(vit, loader, "vit", [&](const data::Batch& b) { return evaluation_mask(b.indices, v, 0); }),
+                    std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(trains_writes_the_grid_and_resumes_bit_for_bit, *wbtest::require_dataset("fashion-mnist")) {
