@@ -31,7 +31,8 @@ struct LoadReport {
 };
 // Copies the weights of `file` (read from `path`, for messages) into any module tree (`what` names
 // the model in messages). strict throws std::runtime_error naming every missing, unexpected or
-// mis-shaped tensor (the first 12, then a count); so does partial when nothing matches.
+// mis-shaped tensor (the first 12, then a count); so does partial when nothing matches; and either
+// throws naming the first tensor that holds a non-finite value.
 LoadReport load_weights(Module& model, const std::string& what, const SafeTensors& file, const std::string& path,
                         LoadMode mode = LoadMode::strict);
 LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::string& path,
@@ -39,6 +40,10 @@ LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::s
 // The configuration in a model file's "whitebox.config" metadata; throws std::runtime_error naming the
 // file when it has none (weights saved by another program) or it does not parse.
 CrateConfig checkpoint_config(const std::string& path);
+// The first tensor of `tensors` holding a NaN or an infinity, as "'name' holds nan at index 12 (of 96)";
+// empty when every value is finite (integer tensors always are). Loading refuses such weights: a run
+// that diverged is not evaluated, resumed or fine-tuned from.
+std::string describe_nonfinite(const NamedTensors& tensors);
 // Reads a model file; its config comes from the file's metadata, or from `config` when given (which
 // wins, e.g. for weights converted from PyTorch).
 std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {});
