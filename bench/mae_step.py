@@ -33,10 +33,12 @@ def whitebox_run(exe, args, steps, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--whitebox", required=True)
+    ap.add_argument("--whitebox", help="build/experiments/whitebox")
     ap.add_argument("--model", default="crate-mae-mini-28")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--torch-threads", type=int, help="torch intra-op threads (default --threads; 1 with 2 OpenBLAS "
+                    "threads was fastest on 2 cores, crate-family.md §5.1)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
@@ -44,22 +46,26 @@ def main():
     a = ap.parse_args()
     if a.torch_child:
         return torch_side(a)
+    if not a.whitebox:
+        ap.error("--whitebox is required")
     with tempfile.TemporaryDirectory(prefix="wb-mae-bench-") as tmp:
         model, grads = os.path.join(tmp, "m.safetensors"), os.path.join(tmp, "g.safetensors")
         base = ["--model", a.model, "--batch-size", str(a.batch_size), "--out", grads, "--save-model", model]
         t0, _ = whitebox_run(a.whitebox, base, a.warmup, a.threads)
         t1, rss = whitebox_run(a.whitebox, base, a.warmup + a.steps, a.threads)
         wb = (t1 - t0) / a.steps
-        env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+        tt = a.torch_threads or a.threads
+        env = dict(os.environ, OMP_NUM_THREADS=str(tt), OPENBLAS_NUM_THREADS=str(a.threads))
         r = subprocess.run([sys.executable, __file__, "--torch-child", "--files", f"{model},{grads}",
-                            "--threads", str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps)],
+                            "--threads", str(tt), "--warmup", str(a.warmup), "--steps", str(a.steps)],
                            capture_output=True, text=True, env=env)
         if r.returncode != 0:
             sys.exit(r.stdout + r.stderr)
         pt, prss, config = r.stdout.strip().splitlines()[-1].split(" ", 2)
         pt, prss = float(pt), int(prss)
     b = a.batch_size
-    print(f"{a.model}, batch {b}, float32, {a.threads} threads; torch {config}")
+    print(f"{a.model}, batch {b}, float32, whitebox {a.threads} threads; torch {config}, "
+          f"OPENBLAS_NUM_THREADS={a.threads}")
     print(f"whitebox: {wb * 1e3:8.1f} ms/step  {b / wb:8.1f} img/s  peak RSS {rss / 1024:7.1f} MiB")
     print(f"pytorch : {pt * 1e3:8.1f} ms/step  {b / pt:8.1f} img/s  peak RSS {prss / 1024:7.1f} MiB")
     print(f"ratio   : whitebox {pt / wb:.2f}x PyTorch's throughput, {rss / prss:.2f}x its memory")
