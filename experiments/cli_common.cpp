@@ -136,6 +136,31 @@ crate::CrateConfig ModelFlags::resolve() const {
   return c;
 }
 
+crate::MaeConfig MaeFlags::resolve(const ModelFlags& model) const {
+  const std::string name = model.name.empty() || model.name == "crate-mini-28" ? "crate-mae-mini-28" : model.name;
+  crate::MaeConfig c = crate::named_mae_config(name);
+  if (model.pool || model.attention || model.mlp || model.output_map || model.dictionary || model.ista_residual ||
+      model.learnable_ista)
+    throw std::invalid_argument(
+        "MAE models: --pool, --attention, --mlp, --output-map, --dictionary, --ista-residual and --learnable-ista do not "
+        "apply (name a vit-mae-* model for the ViT baseline)");
+  bool custom = false;
+  if (model.dim) c.dim = *model.dim, c.dim_head = c.dim / c.heads, custom = true;
+  if (model.heads) c.heads = *model.heads, c.dim_head = c.dim / c.heads, custom = true;
+  if (model.dim_head) c.dim_head = *model.dim_head, custom = true;
+  if (model.patch) c.patch_size = *model.patch, custom = true;
+  if (model.image_size) c.image_size = *model.image_size, custom = true;
+  if (model.depth) c.depth = c.decoder_depth = *model.depth, custom = true;
+  if (model.eta) c.eta = *model.eta, custom = true;
+  if (model.lambda) c.lambda = *model.lambda, custom = true;
+  if (mask_ratio) c.mask_ratio = *mask_ratio, custom = true;
+  if (norm_pix) c.norm_pix = true, custom = true;
+  if (model.f64) c.dtype = DType::f64;
+  if (custom) c.name += "+custom";
+  c.validate();
+  return c;
+}
+
 std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path, const ModelFlags& flags,
                                                          const char* command) {
   if (!flags.name.empty()) return crate::load_model(path, flags.resolve());

@@ -55,6 +55,16 @@ struct ModelFlags {
   bool any_override() const;
 };
 
+// The masked autoencoder of `train --task mae` / `mae-grads`: --model names an MAE config
+// (crate-mae-*, vit-mae-*; the classifier default crate-mini-28 means crate-mae-mini-28); --f64,
+// --eta, --lambda, --depth (both halves), --dim, --heads, --dim-head, --patch, --image-size apply,
+// and the MAE's own flags.
+struct MaeFlags {
+  std::optional<double> mask_ratio;
+  bool norm_pix = false;
+  crate::MaeConfig resolve(const ModelFlags& model) const;
+};
+
 // The model of a checkpoint for eval, logits, measure and grads: without --model its configuration
 // comes from the file's metadata (--f64 may still switch it to float64; other overrides need --model
 // to name the base configuration); with --model, the named configuration and its overrides.

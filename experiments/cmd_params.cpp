@@ -17,6 +17,14 @@ void add_params_command(CLI::App& app) {
                  c.dim, c.depth, c.heads, c.dim_head, c.num_classes, std::string(crate::name_of(c.attention)) + "/" + crate::name_of(c.mlp),
                  crate::count_parameters(c));
     }
+    fmt::print("\n{:<18} {:>5} {:>6} {:>6} {:>9} {:>6} {:>8} {:>14} {:>14}\n", "MAE config", "image", "patch", "d",
+               "L enc+dec", "heads", "backbone", "parameters", "trained");
+    for (const auto& name : crate::mae_config_names()) {
+      const auto c = crate::named_mae_config(name);
+      fmt::print("{:<18} {:>5} {:>6} {:>6} {:>9} {:>6} {:>8} {:>14} {:>14}\n", name, c.image_size, c.patch_size, c.dim,
+                 fmt::format("{}+{}", c.depth, c.decoder_depth), c.heads, crate::name_of(c.backbone),
+                 crate::count_parameters(c), crate::count_trainable_parameters(c));
+    }
   });
 }
 

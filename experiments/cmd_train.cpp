@@ -18,6 +18,14 @@ void add_train_command(CLI::App& app) {
   ModelFlags& model = *flags;
   auto* cmd = app.add_subcommand("train", "train a CRATE (or ViT) classifier; writes metrics, checkpoints and curves");
   model.add(*cmd);
+  auto mae_flags = std::make_shared<MaeFlags>();
+  cmd->add_option("--task", o.task,
+                  "classification; mae: masked autoencoding (--model crate-mae-*, vit-mae-*); mae-classify: an MAE "
+                  "encoder with a class head (linear probe / fine-tune with --init-from, --init-partial, --freeze)")
+      ->check(CLI::IsMember({"classification", "mae", "mae-classify"}))
+      ->capture_default_str();
+  cmd->add_option("--mask-ratio", mae_flags->mask_ratio, "mae: fraction of patches masked, in (0, 1) (default 0.75)");
+  cmd->add_flag("--norm-pix", mae_flags->norm_pix, "mae: per-patch normalized target (unbiased variance)");
   cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", o.data_dir, "dataset directory (default: /usr/share/datasets/fashion-mnist)");
   cmd->add_option("--epochs", o.epochs, "training epochs")->check(Epochs)->capture_default_str();
@@ -54,12 +62,20 @@ void add_train_command(CLI::App& app) {
                   "hold parameters matching this glob fixed, e.g. 'transformer.*' for a linear probe (repeatable)");
   cmd->add_flag("!--no-plot", o.plot, "do not write curves.png");
   cmd->add_flag("!--quiet", o.progress, "no progress output");
-  cmd->callback([opts, flags] {
+  cmd->callback([opts, flags, mae_flags] {
     crate::TrainOptions& o = *opts;
     ModelFlags& model = *flags;
-    o.model = model.resolve();
+    if (o.task != "classification") o.mae = mae_flags->resolve(model);
+    else o.model = model.resolve();
     const auto r = crate::train(o);
-    if (!r.epochs.empty()) {
+    if (!r.epochs.empty() && o.task == "mae-classify") {
+      const auto& e = r.epochs.back();
+      fmt::print("{}-classify: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.mae.name, e.epoch,
+                 100 * e.test_accuracy(), e.test_loss, r.model_path);
+    } else if (!r.epochs.empty() && o.task == "mae") {
+      const auto& e = r.epochs.back();
+      fmt::print("{}: epoch {} test masked mse {:.5f}; checkpoint {}\n", o.mae.name, e.epoch, e.test_loss, r.model_path);
+    } else if (!r.epochs.empty()) {
       const auto& e = r.epochs.back();
       fmt::print("{}: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.model.name, e.epoch,
                  100 * e.test_accuracy(), e.test_loss, r.model_path);

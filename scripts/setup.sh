@@ -39,6 +39,7 @@ fi
 
 packages=(
   g++ meson ninja-build pkg-config python3 python3-numpy
+  python3-torch libopenblas0-pthread  # the PyTorch peer of the MAE parity test (tests/compat), run by /usr/bin/python3
   libopenblas-dev liblapacke-dev libfmt-dev libboost-test-dev zlib1g-dev
   nlohmann-json3-dev libcli11-dev
   gnuplot-nox

@@ -95,8 +95,18 @@ CrateConfig config_in(const SafeTensors& file, const std::string& path) {
     throw std::runtime_error(fmt::format("{}: no 'whitebox.config' metadata; name the model configuration "
                                          "(e.g. --model crate-small) to load weights saved by another program",
                                          path));
+  nlohmann::json j;
   try {
-    return config_from_json(nlohmann::json::parse(it->second));
+    j = nlohmann::json::parse(it->second);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: bad 'whitebox.config' metadata: {}", path, e.what()));
+  }
+  if (j.is_object() && j.contains("family"))  // another model family (e.g. "mae"): not a classifier
+    throw std::runtime_error(fmt::format("{}: a checkpoint of the '{}' model family ({}), not a classifier", path,
+                                         j.at("family").is_string() ? j.at("family").get<std::string>() : "?",
+                                         j.value("name", std::string("?"))));
+  try {
+    return config_from_json(j);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: bad 'whitebox.config' metadata: {}", path, e.what()));
   }

@@ -24,6 +24,8 @@
 #include "crate/report/progress.hpp"
 #include "crate/train/evaluate.hpp"
 #include "crate/train/objectives/classification.hpp"
+#include "crate/train/objectives/mae_classify.hpp"
+#include "crate/train/objectives/masked_autoencoding.hpp"
 #include "crate/train/objectives/sparse_rate_reduction.hpp"
 #include "crate/train/run_log.hpp"
 #include "crate/train/run_state.hpp"
@@ -212,6 +214,15 @@ EpochRecord epoch_record(std::int64_t epoch, const Position& pos, const EvalResu
 TrainResult train(const TrainOptions& options) {
   TrainOptions o = options;
   validate(o);
+  if (o.task == "mae" || o.task == "mae-classify") {
+    o.mae.seed = o.seed;
+    if (o.task == "mae-classify") {
+      MaeClassifyTask task(o);
+      return train(task, o);
+    }
+    MaeTask task(o);
+    return train(task, o);
+  }
   o.model.seed = o.seed;
   ClassificationTask task(o);
   return train(task, o);
@@ -351,6 +362,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
     if (o.measure_every > 0 && (rec.epoch % o.measure_every == 0 || rec.epoch == o.epochs))
       record_measurement(task, *data.measure, rec.epoch, paths, o);
     save(pos);
+    task.end_of_epoch(rec.epoch, o);
     if (o.plot && gnuplot_available())
       plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, specs, o.label_smoothing);
   }

@@ -9,7 +9,7 @@ namespace wb::crate {
 using nlohmann::json;
 
 json to_json(const TrainOptions& o) {
-  return {{"model", to_json(o.model)},
+  json j = {{"model", to_json(o.model)},
           {"data", o.data},
           {"data_dir", o.data_dir},
           {"epochs", o.epochs},
@@ -36,6 +36,11 @@ json to_json(const TrainOptions& o) {
           {"init_from", o.init_from},
           {"init_partial", o.init_partial},
           {"freeze", o.freeze}};
+  if (o.task != "classification") {  // classification runs keep their options.json as before
+    j["task"] = o.task;
+    j["mae"] = to_json(o.mae);
+  }
+  return j;
 }
 
 TrainOptions train_options_from_json(const json& j) {
@@ -44,6 +49,8 @@ TrainOptions train_options_from_json(const json& j) {
     if (j.contains(key)) j.at(key).get_to(field);
   };
   if (j.contains("model")) o.model = config_from_json(j.at("model"));
+  get("task", o.task);
+  if (j.contains("mae")) o.mae = mae_config_from_json(j.at("mae"));
   get("data", o.data);
   get("data_dir", o.data_dir);
   get("epochs", o.epochs);
@@ -98,7 +105,10 @@ void validate(const TrainOptions& o) {
   if (o.measure_every < 0 || o.measure_limit <= 0) bad("--measure-every must be >= 0 and --measure-limit positive");
   if (!(o.srr_weight >= 0)) bad(fmt::format("--srr-weight must be >= 0, got {}", o.srr_weight));
   if (o.init_partial && o.init_from.empty()) bad("--init-partial needs --init-from");
-  o.model.validate();
+  if (o.task != "classification" && o.task != "mae" && o.task != "mae-classify")
+    bad(fmt::format("--task must be classification, mae or mae-classify, got '{}'", o.task));
+  if (o.task != "classification") o.mae.validate();
+  else o.model.validate();
 }
 
 json trajectory_fields(const TrainOptions& o) {

@@ -17,7 +17,9 @@
 namespace wb::crate {
 
 struct TrainOptions {
-  CrateConfig model = named_config("crate-mini-28");
+  std::string task = "classification";  // classification | mae | mae-classify (objectives/masked_autoencoding.hpp)
+  CrateConfig model = named_config("crate-mini-28");   // the classifier (task classification)
+  MaeConfig mae = named_mae_config("crate-mae-mini-28");  // the autoencoder (task mae), with its mask ratio
   std::string data = "fashion-mnist";  // a name of datasets/registry.hpp
   std::string data_dir;                // default: the dataset's standard location
   std::int64_t epochs = 10;

@@ -61,6 +61,9 @@ class Task {
   virtual LoadReport load_weights(const SafeTensors& file, const std::string& path, LoadMode mode) = 0;
   // The generators whose state a checkpoint must carry (dropout), by name.
   virtual std::vector<std::pair<std::string, Generator*>> generators() = 0;
+  // Called after each epoch's checkpoint (epoch counted from 1), for what a family shows per epoch
+  // (the MAE's reconstruction grid); nothing by default.
+  virtual void end_of_epoch(std::int64_t /*epoch*/, const TrainOptions& /*options*/) {}
 };
 
 }  // namespace wb::crate

@@ -148,7 +148,8 @@ def main():
     ap.add_argument("--junit", required=True)
     a = ap.parse_args()
     s = Suite(a.whitebox)
-    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads", "corpus"]
+    commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads", "corpus",
+                "mae-grads", "mae-measure"]
 
     s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
     for c in commands:
@@ -174,6 +175,8 @@ def main():
     s.check("params gives the paper's counts",
             lambda: s.expect(["params"], True, "6090856", "13116328", "22796008", "77641192"))
     s.check("verify passes", lambda: s.expect(["verify", "--seed", "3"], True, "all claims PASS"))
+    s.check("params gives the CRATE-MAE counts",
+            lambda: s.expect(["params"], True, "11555328", "25405824", "44638464", "154274560"))
 
     with tempfile.TemporaryDirectory(prefix="wb-cli-") as tmp:
         t = pathlib.Path(tmp)
@@ -187,6 +190,23 @@ def main():
         s.check("a missing dataset is named",
                 lambda: s.expect(["train", "--data-dir", t / "empty", "--out", t / "nodata"], False, "whitebox: error:",
                                  "train-images-idx3-ubyte"))
+        s.check("train --task mae refuses a mask ratio outside (0, 1)",
+                lambda: s.expect(["train", "--task", "mae", "--mask-ratio", "1.5", "--out", t / "m1"], False,
+                                 "whitebox: error:", "mask_ratio 1.5 must be in (0, 1)"))
+        s.check("train --task mae refuses an image size the patch does not divide",
+                lambda: s.expect(["train", "--task", "mae", "--image-size", "30", "--out", t / "m2"], False,
+                                 "whitebox: error:", "multiple of patch_size 4"))
+        s.check("mae-grads writes gradients and the model",
+                lambda: s.expect(["mae-grads", "--model", "crate-mae-mini-28", "--depth", "1", "--out", t / "mg.safetensors",
+                                  "--save-model", t / "mae.safetensors", "--steps", "2"], True, "2 AdamW steps"))
+        s.check("a classifier refuses an MAE checkpoint",
+                lambda: s.expect(["train", "--init-from", t / "mae.safetensors", "--out", t / "m3"], False,
+                                 "whitebox: error:", "'mae' model family"))
+        s.check("eval refuses an MAE checkpoint",
+                lambda: s.expect(["eval", "--checkpoint", t / "mae.safetensors"], False, "'mae' model family"))
+        s.check("mae-measure writes the profile",
+                lambda: s.expect(["mae-measure", "--checkpoint", t / "mae.safetensors", "--init", "--limit", "16",
+                                  "--out", t / "prof"], True, "R^c encoder") if FMNIST.exists() else None)
         (t / "grid.json").write_text(json.dumps({"out": str(t / "grid"), "seeds": [0], "base": {"epoch": 2},
                                                  "variants": [{"name": "a"}]}))
         s.check("a bad ablation grid names the key",

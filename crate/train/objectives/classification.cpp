@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "crate/io/checkpoint.hpp"
 #include "datasets/registry.hpp"
@@ -72,6 +73,13 @@ void ClassificationTask::save_weights(const std::string& path, std::map<std::str
 }
 
 LoadReport ClassificationTask::load_weights(const SafeTensors& file, const std::string& path, LoadMode mode) {
+  if (auto it = file.metadata.find("whitebox.config"); it != file.metadata.end()) {  // another family's file
+    const auto j = nlohmann::json::parse(it->second, nullptr, false);
+    if (j.is_object() && j.contains("family"))
+      throw std::runtime_error(fmt::format("{}: a checkpoint of the '{}' model family, not a classifier (for an MAE "
+                                           "encoder use --task mae-classify)",
+                                           path, j.at("family").is_string() ? j.at("family").get<std::string>() : "?"));
+  }
   return crate::load_weights(*model_, file, path, mode);
 }
 
