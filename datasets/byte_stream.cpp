@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 namespace wb::data {
 
 struct ByteStream::Inflater {
@@ -23,7 +25,7 @@ namespace {
 constexpr std::size_t kByteStreamBuffer = std::size_t{1} << 17;
 }  // namespace
 
-ByteStream::ByteStream(std::string path) : path_(std::move(path)), in_(kByteStreamBuffer) {
+ByteStream::ByteStream(std::string path) : path_(std::move(path)) {
   std::error_code ec;
   if (std::filesystem::is_directory(path_, ec))
     throw std::runtime_error(fmt::format("{}: expected a data file, found a directory", path_));
@@ -34,6 +36,12 @@ ByteStream::ByteStream(std::string path) : path_(std::move(path)), in_(kByteStre
     throw std::runtime_error(
         fmt::format("{}: cannot open for reading ({})", path_, err != 0 ? std::strerror(err) : "unknown error"));
   }
+  // The input buffer: 128 KiB, or the whole file when it is smaller (a small file stays cheap).
+  struct stat st{};
+  std::size_t buffer = kByteStreamBuffer;
+  if (fstat(fileno(file_), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) < buffer)
+    buffer = std::max<std::size_t>(static_cast<std::size_t>(st.st_size), 16);
+  in_.resize(buffer);
   // Sniff the gzip magic: at least two bytes in the buffer, or the file is shorter than that.
   while (in_len_ < 2 && fill()) {
   }
@@ -141,7 +149,7 @@ std::size_t ByteStream::read(void* dst, std::size_t n) {
 }
 
 std::uint64_t ByteStream::skip_rest(std::uint64_t limit) {
-  std::vector<unsigned char> buf(1 << 16);
+  std::vector<unsigned char> buf(1 << 14);
   std::uint64_t total = 0;
   while (total <= limit) {
     const std::size_t got = read(buf.data(), buf.size());

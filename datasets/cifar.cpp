@@ -15,12 +15,12 @@ constexpr std::int64_t kSide = 32;
 constexpr std::int64_t kPixels = 3 * kSide * kSide;  // 3072
 constexpr std::int64_t kRecord = 1 + kPixels;       // 3073
 
-// Appends the records of one file to d, reading a block of records at a time straight into d (memory
+// Appends the records of one file to d, reading a block of 32 records at a time straight into d (memory
 // grows only as records arrive, one block beyond them), and stops with an error once the file holds
 // more than max_records.
 void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_records) {
   ByteStream in(path);
-  constexpr std::int64_t kBlock = 256;  // records per read (786 KB)
+  constexpr std::int64_t kBlock = 32;  // records per read (98 KB)
   std::vector<std::uint8_t> block(static_cast<std::size_t>(kBlock * kRecord));
   std::int64_t records = 0;
   std::size_t tail = 0;  // bytes of an incomplete last record

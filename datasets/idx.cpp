@@ -49,8 +49,8 @@ std::array<std::uint32_t, Words> read_header(ByteStream& in, std::uint32_t magic
 std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, const std::string& what) {
   std::vector<std::uint8_t> out;
   // Grow as data arrives, never trusting the header alone: the buffer is at most twice what the stream
-  // has delivered (plus 1 MiB), so a small file declaring a large payload costs little.
-  constexpr std::size_t kFirstChunk = std::size_t{1} << 20;
+  // has delivered (plus 64 KiB), so a small file declaring a large payload costs little.
+  constexpr std::size_t kFirstChunk = std::size_t{1} << 16;
   std::size_t done = 0;
   while (done < expected) {
     const std::size_t want =

@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(a_file_past_the_record_cap_is_refused_as_it_is_read) {
   BOOST_TEST(std::filesystem::file_size(path) < (64u << 10));
   check_error<std::runtime_error>([&] { read_cifar10_files({path}, "t", 500); },
                                   {path, "holds more than 500 records of 3073 bytes", "gzip bomb"});
-  // The cap stops the read within a block of 256 records of it: well under the 30.7 MB decompressed.
+  // The cap stops the read within a block of 32 records of it: well under the 30.7 MB decompressed.
   const std::int64_t peak = wbtest::peak_memory_growth([&] { read_cifar10_files({path}, "t", 500); });
   BOOST_TEST(peak < (12 << 20), "peak memory growth " << peak << " bytes");
   // Under the default cap (the 60000 images of the whole data set) the same file reads.
