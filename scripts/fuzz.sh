@@ -3,7 +3,7 @@
 # ablation grid parser) with clang, ASan and UBSan in build-fuzz/, and runs each for SECONDS seconds.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default 10 s each; targets idx cifar safetensors grid)
-#   FUZZ_RUNS=1000000 scripts/fuzz.sh 0 idx    (a fixed number of executions instead of a time)
+#   FUZZ_RUNS=1000000 scripts/fuzz.sh 900 idx  (stop after a million executions, or 900 s if sooner)
 #   FUZZ_JOBS=2                                 (parallel fuzzing processes per target; default 1)
 #
 # Each target starts from its seed corpus in tests/fuzz/corpus/<target>/ (read only) and keeps what it
@@ -24,7 +24,9 @@ if ! command -v clang++ > /dev/null; then
   exit 1
 fi
 if [ ! -f build-fuzz/build.ninja ]; then
-  CXX="ccache clang++" meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbench=false -Dcuda=disabled \
+  cxx=clang++
+  command -v ccache > /dev/null && cxx="ccache clang++"
+  CXX="$cxx" meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbench=false -Dcuda=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized > build-fuzz.log 2>&1 ||
     { cat build-fuzz.log >&2; exit 1; }
   rm -f build-fuzz.log
@@ -38,7 +40,7 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t"
   limit=(-max_total_time="$seconds")
-  [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
+  [ -n "${FUZZ_RUNS:-}" ] && limit+=(-runs="$FUZZ_RUNS")
   jobs=()
   [ -n "${FUZZ_JOBS:-}" ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
   log="build-fuzz/fuzz_$t.log"
