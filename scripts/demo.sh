@@ -16,4 +16,4 @@ out=runs/demo-$(date +%Y%m%d-%H%M%S)
 echo
 echo "run directory: $out"
 echo "  curves.png (loss/accuracy), measure.png (per layer, init and each epoch), layers.png/.csv/.json,"
-echo "  metrics.jsonl, model.safetensors (loads in the official PyTorch CRATE), train_state.safetensors"
+echo "  metrics.jsonl, model.safetensors (loads in the official PyTorch CRATE), checkpoint-N/ (weights + train state, for --resume)"

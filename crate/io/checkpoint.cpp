@@ -1,5 +1,6 @@
 #include "crate/io/checkpoint.hpp"
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -29,6 +30,20 @@ std::string problem_list(const std::string& head, const std::vector<std::string>
 }
 }  // namespace
 
+std::string describe_nonfinite(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors) {
+    if (t.dtype() != DType::f32 && t.dtype() != DType::f64) continue;
+    const Tensor c = prim::contiguous(prim::to_device(t, Device::CPU));
+    const std::int64_t n = c.numel();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double v = c.dtype() == DType::f32 ? static_cast<const float*>(c.raw_data())[i]
+                                               : static_cast<const double*>(c.raw_data())[i];
+      if (!std::isfinite(v)) return fmt::format("'{}' holds {} at index {} (of {})", name, v, i, n);
+    }
+  }
+  return "";
+}
+
 LoadReport load_weights(Module& model, const std::string& what, const SafeTensors& file, const std::string& path,
                         LoadMode mode) {
   std::map<std::string, const Tensor*> have;
@@ -57,6 +72,14 @@ LoadReport load_weights(Module& model, const std::string& what, const SafeTensor
     throw std::runtime_error(problem_list(
         fmt::format("{}: no tensor matches model '{}' by name and shape ({} problems):", path, what, problems.size()),
         problems));
+  NamedTensors loaded;
+  for (const auto& [name, t] : file.tensors)
+    if (have.count(name) == 0) loaded.emplace_back(name, t);  // what is copied (have keeps the unexpected)
+  const std::string bad = describe_nonfinite(loaded);
+  if (!bad.empty())
+    throw std::runtime_error(fmt::format("{}: tensor {}: the weights are not finite (the run that wrote them "
+                                         "diverged); use an earlier checkpoint",
+                                         path, bad));
   autograd::NoGradGuard ng;
   for (const auto& [p, src] : copies) prim::copy_(p, *src);
   return {static_cast<std::int64_t>(copies.size()), std::move(problems)};

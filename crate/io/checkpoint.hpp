@@ -31,7 +31,8 @@ struct LoadReport {
 };
 // Copies the weights of `file` (read from `path`, for messages) into any module tree (`what` names
 // the model in messages). strict throws std::runtime_error naming every missing, unexpected or
-// mis-shaped tensor (the first 12, then a count); so does partial when nothing matches.
+// mis-shaped tensor (the first 12, then a count); so does partial when nothing matches; and either
+// throws naming the first tensor that holds a non-finite value.
 LoadReport load_weights(Module& model, const std::string& what, const SafeTensors& file, const std::string& path,
                         LoadMode mode = LoadMode::strict);
 LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::string& path,
@@ -45,6 +46,10 @@ CrateConfig checkpoint_config(const std::string& path);
 // building costs no more than the file, and load_weights names any tensor that does not match.)
 void check_config_fits_file(const CrateConfig& c, const SafeTensors& file, const std::string& path,
                             const std::string& source);
+// The first tensor of `tensors` holding a NaN or an infinity, as "'name' holds nan at index 12 (of 96)";
+// empty when every value is finite (integer tensors always are). Loading refuses such weights: a run
+// that diverged is not evaluated, resumed or fine-tuned from.
+std::string describe_nonfinite(const NamedTensors& tensors);
 // Reads a model file; its config comes from the file's metadata, or from `config` when given (which
 // wins, e.g. for weights converted from PyTorch). The config is checked against the tensors
 // (check_config_fits_file) before the model is built.

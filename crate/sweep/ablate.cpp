@@ -27,6 +27,7 @@
 #include "crate/report/plot.hpp"
 #include "crate/report/progress.hpp"
 #include "crate/io/safetensors.hpp"
+#include "crate/train/run_state.hpp"
 #include "tensor/parallel.hpp"
 
 extern char** environ;
@@ -98,21 +99,11 @@ std::string first_difference(const json& stored, const json& expected, const std
 
 RunStatus inspect_run(const AblationRun& run) {
   const fs::path dir(run.options.out_dir);
-  const fs::path model_path = dir / "model.safetensors", state_path = dir / "train_state.safetensors";
   RunStatus s;
-  const bool has_model = fs::exists(model_path), has_state = fs::exists(state_path);
-  if (!has_model && !has_state) return s;
-  if (has_model != has_state) {
-    s.note = fmt::format("{} has {} but not {} (a checkpoint cut short); the run restarts", dir.string(),
-                         has_model ? "model.safetensors" : "train_state.safetensors",
-                         has_model ? "train_state.safetensors" : "model.safetensors");
-    return s;
-  }
-  const SafeTensors state = read_safetensors(state_path.string());
-  const auto meta = state.metadata.find("whitebox.train_state");
-  if (meta == state.metadata.end())
-    throw std::runtime_error(fmt::format("{}: no 'whitebox.train_state' metadata", state_path.string()));
-  const json j = json::parse(meta->second);
+  // Only complete checkpoints count (run_state.hpp): a run killed before its first one starts afresh.
+  const std::optional<CheckpointRef> ckpt = latest_checkpoint(dir.string());
+  if (!ckpt) return s;
+  const json j = read_train_state(*ckpt);
   json expected = to_json(run.options);
   const std::string diff = first_difference(j.at("options"), expected);
   if (!diff.empty())
@@ -121,9 +112,9 @@ RunStatus inspect_run(const AblationRun& run) {
         "grid's options, or give the grid another \"out\"",
         dir.string(), diff));
   s.step = j.at("step").get<std::int64_t>();
-  // The weights are saved just before the train state; a process killed between the two leaves weights
-  // of a later step than the state, which cannot be resumed consistently.
-  const std::string model_step = state_step(read_safetensors(model_path.string()));
+  // Both halves of a checkpoint are of one step, unless the folder is damaged or of an older whitebox
+  // (which wrote the weights before the state, so that a kill between the two left them apart).
+  const std::string model_step = state_step(read_safetensors(ckpt->model));
   if (model_step != std::to_string(s.step)) {
     s.note = fmt::format(
         "{}: the weights are of step {} but the train state of step {} (a checkpoint cut short); "
@@ -189,6 +180,7 @@ std::string execute_run(const AblationRun& run, const AblationGrid& grid, int th
     o.progress = progress;
     if (!s.note.empty()) {
       fmt::print(stderr, "{}\n", s.note);
+      if (const auto ckpt = latest_checkpoint(dir.string()); ckpt && ckpt->number > 0) fs::remove_all(ckpt->dir);
       fs::remove(dir / "model.safetensors");
       fs::remove(dir / "train_state.safetensors");
     }
@@ -279,6 +271,7 @@ AblationReport run_ablation(const AblationGrid& grid, const AblateOptions& optio
   const int jobs = options.jobs > 0 ? options.jobs : grid.jobs;
   fs::create_directories(grid.out);
   const FileLock lock((fs::path(grid.out) / ".ablate.lock").string(), fmt::format("ablation {}", grid.out));
+  remove_temporaries(grid.out);  // of results files a killed ablation was writing (each run tidies its own folder)
   // Every run's state first: a directory trained with other options stops the grid before any work.
   std::vector<RunStatus> before;
   std::int64_t finished = 0, partial = 0;

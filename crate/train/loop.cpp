@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -14,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/engine.hpp"
+#include "autograd/grad_mode.hpp"
 #include "crate/io/atomic_file.hpp"
+#include "crate/io/checkpoint.hpp"
 #include "crate/io/file_lock.hpp"
 #include "crate/report/plot.hpp"
 #include "crate/report/progress.hpp"
@@ -64,8 +68,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const Na
 }
 
 // --init-from and --freeze: the starting weights, then the parameters the optimizer may move.
-NamedTensors prepare_parameters(Task& task, const TrainOptions& o) {
-  if (!o.init_from.empty() && !o.resume) {
+NamedTensors prepare_parameters(Task& task, const TrainOptions& o, bool resuming) {
+  if (!o.init_from.empty() && !resuming) {
     const LoadReport r = task.load_weights(read_safetensors(o.init_from), o.init_from,
                                            o.init_partial ? LoadMode::partial : LoadMode::strict);
     if (o.progress) {
@@ -118,6 +122,23 @@ void record_measurement(Task& task, data::Loader& loader, std::int64_t epoch, co
   if (o.progress) fmt::print(stderr, "{}", format_table(m));
 }
 
+// Whether every weight is finite, reduced on the weights' device (one scalar back per tensor, no copy
+// of the weights): sum(0 * w) is 0 exactly when w holds no NaN or infinity (0 * inf is NaN), and
+// cannot overflow. The rare failure is then named by describe_nonfinite.
+bool all_finite(const NamedTensors& weights) {
+  autograd::NoGradGuard ng;
+  double total = 0.0;
+  for (const auto& [name, w] : weights) total += ops::sum(ops::mul_scalar(w, 0.0)).item();
+  return total == 0.0;
+}
+
+// The end of every divergence message: what is left on disk.
+std::string kept_note(const TrainOptions& o) {
+  const auto ckpt = latest_checkpoint(o.out_dir);
+  return ckpt ? fmt::format("; the last checkpoint, all finite, is kept ({})", ckpt->dir)
+              : fmt::format("; no checkpoint was written to {}", o.out_dir);
+}
+
 // One optimizer step on a batch: the task's loss plus the loop's objectives, backward, clipping, the
 // update.
 struct StepResult {
@@ -126,8 +147,9 @@ struct StepResult {
   std::int64_t n = 0;
 };
 
-StepResult train_step(Task& task, optim::Optimizer& opt, const std::vector<Tensor>& params, const data::Batch& b,
-                      const TrainOptions& o, std::int64_t epoch, std::int64_t step) {
+StepResult train_step(Task& task, optim::Optimizer& opt, const std::vector<Tensor>& params,
+                      const NamedTensors& trainable, const data::Batch& b, const TrainOptions& o, std::int64_t epoch,
+                      std::int64_t step) {
   StepResult r;
   opt.zero_grad();
   std::vector<LayerTrace> traces;
@@ -139,14 +161,35 @@ StepResult train_step(Task& task, optim::Optimizer& opt, const std::vector<Tenso
     loss = ops::add(loss, ops::mul_scalar(srr, o.srr_weight));
   }
   r.loss = loss.item();
-  optim::check_finite(r.loss, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?)", epoch + 1, step));
+  // (The messages are built only on failure: kept_note lists the run folder.)
+  if (!std::isfinite(r.loss))
+    optim::check_finite(r.loss, fmt::format("loss at epoch {} step {} (lower --lr or raise --clip-grad?){}", epoch + 1,
+                                            step, kept_note(o)));
   autograd::backward(loss);
   r.grad_norm = o.clip_grad > 0 ? optim::clip_grad_norm_(params, o.clip_grad) : optim::grad_norm(params);
-  optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {}", epoch + 1, step));
+  if (!std::isfinite(r.grad_norm))
+    optim::check_finite(r.grad_norm, fmt::format("gradient norm at epoch {} step {} (lower --lr or raise --clip-grad?){}",
+                                                 epoch + 1, step, kept_note(o)));
   opt.step();
+  const std::string bad = all_finite(trainable) ? std::string() : describe_nonfinite(trainable);
+  if (!bad.empty())
+    throw std::runtime_error(fmt::format("non-finite weight after epoch {} step {}: {} (lower --lr or raise "
+                                         "--clip-grad?){}",
+                                         epoch + 1, step, bad, kept_note(o)));
   r.sums = std::move(s.sums);
   r.n = s.count;
   return r;
+}
+
+// Every number of a metrics line must be finite (JSON has no NaN: nlohmann would write null, which
+// breaks every reader and --resume); a non-finite one is a divergence, named with its step.
+void require_finite_line(const json& line, const std::string& where, const TrainOptions& o) {
+  for (const auto& [key, v] : line.items()) {
+    if (v.is_object()) require_finite_line(v, where, o);
+    else if (v.is_number_float() && !std::isfinite(v.get<double>()))
+      throw std::runtime_error(fmt::format("non-finite {} ({}) {} (lower --lr or raise --clip-grad?){}", key,
+                                           v.get<double>(), where, kept_note(o)));
+  }
 }
 
 // The record of a finished epoch from its running sums and the test evaluation.
@@ -186,15 +229,29 @@ TrainResult train(Task& task, const TrainOptions& o) {
   fs::create_directories(o.out_dir);
   const FileLock lock((fs::path(o.out_dir) / ".lock").string(), fmt::format("train: run folder {}", o.out_dir));
   const RunPaths paths(o.out_dir);
-  if (!o.resume && fs::exists(paths.model))
-    throw std::invalid_argument(fmt::format("train: {} already holds a run (model.safetensors); pass --resume to continue "
-                                            "it or choose another --out",
-                                            o.out_dir));
+  for (const auto& note : tidy_run_folder(paths))
+    if (o.progress) fmt::print(stderr, "{}\n", note);
+  const std::optional<CheckpointRef> checkpoint = latest_checkpoint(o.out_dir);
+  if (!o.resume && checkpoint)
+    throw std::invalid_argument(fmt::format("train: {} already holds a run ({}); pass --resume to continue it or choose "
+                                            "another --out",
+                                            o.out_dir,
+                                            checkpoint->number > 0 ? fs::path(checkpoint->dir).filename().string()
+                                                                   : "model.safetensors and train_state.safetensors"));
+  const bool resuming = o.resume && checkpoint.has_value();
+  if (!checkpoint && (o.resume || fs::exists(paths.options) || fs::exists(paths.model))) {
+    // A run that stopped before its first complete checkpoint (or weights without their state).
+    fmt::print(stderr, "{}: {} holds no complete checkpoint (a run there stopped before its first one); {}\n",
+               o.resume ? "train --resume" : "train", o.out_dir,
+               o.resume ? "resuming from scratch (step 0)" : "starting afresh");
+    std::error_code ec;
+    fs::remove(paths.model, ec);
+  }
   TaskData data = task.open_data(o);
   data::Loader& train_loader = *data.train;
 
   // Parameters, optimizer, schedule.
-  const NamedTensors trainable = prepare_parameters(task, o);
+  const NamedTensors trainable = prepare_parameters(task, o, resuming);
   auto opt = make_optimizer(o, trainable);
   const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
   optim::ScheduleConfig sc;
@@ -209,8 +266,8 @@ TrainResult train(Task& task, const TrainOptions& o) {
 
   Position pos;
   std::vector<EpochRecord> history;
-  if (o.resume) {
-    load_checkpoint(paths, o, pos, history, task, *opt);
+  if (resuming) {
+    load_checkpoint(*checkpoint, o, pos, history, task, *opt);
     keep_records_upto(paths.metrics, "step", pos.step);
     if (o.measure_every > 0) keep_records_upto(paths.measurements, "epoch", pos.epoch);  // re-measures what follows
     if (o.progress) fmt::print(stderr, "resuming {} at epoch {} batch {} (step {})\n", o.out_dir, pos.epoch + 1, pos.batch, pos.step);
@@ -238,7 +295,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
     std::int64_t batch_index = pos.batch;
     while (auto b = train_loader.next()) {
       lr_now = schedule.apply(*opt, pos.step);
-      const StepResult r = train_step(task, *opt, params, *b, o, epoch, pos.step);
+      const StepResult r = train_step(task, *opt, params, trainable, *b, o, epoch, pos.step + 1);  // steps are named 1-based, as in metrics.jsonl
       const std::int64_t n = r.n;
       pos.loss_sum += r.loss * static_cast<double>(n);
       for (const auto& [name, v] : r.sums) pos.sums[name] += v;
@@ -249,6 +306,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
         json line = {{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", r.loss}, {"lr", lr_now},
                      {"grad_norm", r.grad_norm}, {"images_per_second", bar.rate()}, {"srr", r.srr}};
         for (const auto& [name, v] : r.sums) line[name] = v / static_cast<double>(n);
+        require_finite_line(line, fmt::format("at epoch {} step {}", epoch + 1, pos.step), o);
         append_jsonl(paths.metrics, line);
       }
       if (!o.progress) bar.count(n);
@@ -279,6 +337,8 @@ TrainResult train(Task& task, const TrainOptions& o) {
     json line = to_json(rec);
     line["kind"] = "epoch";
     line["step"] = pos.step;
+    // Before anything of this epoch is kept: a diverged evaluation keeps the last finite checkpoint.
+    require_finite_line(line, fmt::format("in the evaluation after epoch {} (step {})", epoch + 1, pos.step), o);
     append_jsonl(paths.metrics, line);
     if (o.progress)
       fmt::print(stderr, "epoch {}/{}: train {} | test {} | {:.0f} {}/s\n", rec.epoch, o.epochs,

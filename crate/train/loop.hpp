@@ -4,17 +4,21 @@
 //   options.json          the resolved options and model config
 //   metrics.jsonl         {"kind":"step",...} every log_every steps and {"kind":"epoch",...} after each
 //                         epoch (train/test loss and the task's metrics, lr, time; run_log.hpp)
-//   model.safetensors     the latest weights (official PyTorch state_dict names; io/checkpoint.hpp)
-//   train_state.safetensors  optimizer buffers and step counts, the position in the data, RNG states
-//                         (run_state.hpp)
+//   checkpoint-NNNNNN/    the latest checkpoint, committed atomically (run_state.hpp):
+//     model.safetensors   its weights (official PyTorch state_dict names; io/checkpoint.hpp)
+//     train_state.safetensors  optimizer buffers and step counts, the position in the data, RNG states
+//   model.safetensors     the latest checkpoint's weights (a hard link into checkpoint-NNNNNN/)
+//   .lock                 the one-writer lock (io/file_lock.hpp)
 //   curves.png            loss and each metric against epoch (gnuplot)
 //   measure.{csv,json,png}  with --measure-every: per-layer compression and sparsity
 //                         (instruments/measure.hpp) at initialization and every N epochs
 // Checkpoints are written atomically at the end of every epoch (and every checkpoint_every steps, and
 // on Ctrl-C); --resume continues from them exactly: the batches, augmentations, optimizer state and
 // schedule are those of an uninterrupted run, so the result is bit for bit the same.
-// A non-finite loss or gradient stops the run with an error naming the step; the last good checkpoint
-// stays in place. The loop adds the objectives of the options to the task's loss (--srr-weight:
+// A non-finite loss, gradient, weight or metric stops the run with an error naming the step; the last
+// checkpoint, all finite, stays in place and no NaN reaches metrics.jsonl. A folder with no complete
+// checkpoint (a run killed before its first) is started afresh, or from scratch under --resume, with
+// a message saying which. The loop adds the objectives of the options to the task's loss (--srr-weight:
 // objectives/sparse_rate_reduction.hpp), starts from --init-from's weights and holds --freeze's
 // parameters fixed.
 #pragma once

@@ -62,6 +62,57 @@ class Suite:
         ET.ElementTree(suite).write(path)
 
 
+def check_sigkill_resume(exe, tmp, tiny, kills=6, seed=12):
+    """SIGKILL `whitebox train` at random moments (a checkpoint every step, so most kills land in or
+    near a checkpoint write), resume each time, and compare the final weights with an uninterrupted
+    run's, byte for byte; no temporary is left and there is one complete checkpoint."""
+    import random
+    import re
+    import signal
+    import time
+    args = ["train", *tiny, "--epochs", "3", "--checkpoint-every", "1", "--no-plot"]
+    ref = tmp / "kill-ref"
+    p = subprocess.run([exe, *map(str, args), "--out", ref], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    t0 = time.monotonic()
+    p = subprocess.run([exe, *map(str, args), "--out", tmp / "kill-time"], capture_output=True, text=True, timeout=300)
+    duration = time.monotonic() - t0
+    rng = random.Random(seed)
+    out = tmp / "kill"
+    killed = 0
+    for i in range(kills):
+        extra = ["--resume"] if i > 0 else []
+        proc = subprocess.Popen([exe, *map(str, args), "--out", out, *extra], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 1.0) * duration)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        if out.exists():  # what a kill leaves: only complete checkpoints (each with both files)
+            for d in out.iterdir():
+                if re.fullmatch(r"checkpoint-[0-9]+", d.name):
+                    assert (d / "model.safetensors").exists() and (d / "train_state.safetensors").exists(), d
+    p = subprocess.run([exe, *map(str, args), "--out", out, "--resume"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert killed > 0, "no run was killed (all finished first)"
+    a, b = (ref / "model.safetensors").read_bytes(), (out / "model.safetensors").read_bytes()
+    assert a == b, f"the weights after {killed} kills differ from the uninterrupted run's"
+    odd = [d.name for d in out.iterdir() if ".tmp." in d.name]
+    assert not odd, f"temporaries left: {odd}"
+    assert len([d for d in out.iterdir() if d.name.startswith("checkpoint-")]) == 1
+    print(f"        {killed} of {kills} runs killed (a run takes {duration:.2f} s); resumed bit for bit")
+
+
+def forge_nan(src, dst, name):
+    """A copy of the safetensors file src with the first value of tensor `name` (F32) set to NaN."""
+    b = bytearray(pathlib.Path(src).read_bytes())
+    n = int.from_bytes(b[:8], "little")
+    lo, _ = json.loads(b[8:8 + n])[name]["data_offsets"]
+    b[8 + n + lo:8 + n + lo + 4] = bytes([0x00, 0x00, 0xC0, 0x7F])  # float32 quiet NaN, little-endian
+    pathlib.Path(dst).write_bytes(bytes(b))
+
+
 def safetensors_header(path):
     b = pathlib.Path(path).read_bytes()
     n = int.from_bytes(b[:8], "little")
@@ -164,7 +215,9 @@ def main():
                    "eval overrides need --model", "train --init-from --freeze (a linear probe)",
                    "train --freeze that matches nothing is named", "train --init-from a mismatched file names it")
         if not FMNIST.exists():
-            for name in ("tiny train", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
+            for name in ("tiny train", "train killed at random moments resumes bit for bit",
+                         "eval of non-finite weights names the tensor",
+                         "a folder without a complete checkpoint resumes from scratch, saying so", "eval", "measure", "measure --from-log", "logits", "no overwrite", "resume with changed options is refused", *harness):
                 s.skip(name, "Fashion-MNIST is not installed")
         else:
             run = t / "run"
@@ -172,11 +225,28 @@ def main():
                     "--test-limit", "32", "--batch-size", "32", "--quiet"]
             s.check("tiny train", lambda: s.expect(["train", *tiny, "--epochs", "1", "--measure-every", "1",
                                                     "--measure-limit", "8", "--out", run], True, "test accuracy"))
-            s.check("run directory", lambda: [(run / f).stat() for f in ("model.safetensors", "train_state.safetensors",
+            s.check("run directory", lambda: [(run / f).stat() for f in ("model.safetensors",
+                                                                       "checkpoint-000001/train_state.safetensors",
                                                                        "metrics.jsonl", "options.json",
                                                                        "measurements.jsonl")] and None)
+            s.check("train killed at random moments resumes bit for bit",
+                    lambda: check_sigkill_resume(s.exe, t, tiny))
             s.check("eval", lambda: s.expect(["eval", "--checkpoint", run / "model.safetensors", "--limit", "16"], True,
                                              "accuracy"))
+            def no_checkpoint_resume():
+                d = t / "nockpt"
+                d.mkdir()
+                (d / "options.json").write_text((run / "options.json").read_text())  # a run killed before its first checkpoint
+                (d / ".options.json.tmp.Ab12Cd").write_text("{")  # and a temporary it left
+                s.expect(["train", *tiny, "--epochs", "1", "--out", d, "--resume"], True,
+                         "holds no complete checkpoint", "resuming from scratch (step 0)")
+                assert not (d / ".options.json.tmp.Ab12Cd").exists(), "the temporary was not removed"
+                assert (d / "checkpoint-000001" / "train_state.safetensors").exists()
+            s.check("a folder without a complete checkpoint resumes from scratch, saying so", no_checkpoint_resume)
+            s.check("eval of non-finite weights names the tensor",
+                    lambda: forge_nan(run / "model.safetensors", t / "nan.safetensors", "mlp_head.1.weight") or
+                    s.expect(["eval", "--checkpoint", t / "nan.safetensors", "--limit", "16"], False,
+                             "nan.safetensors: tensor 'mlp_head.1.weight' holds nan at index 0"))
             s.check("measure", lambda: s.expect(["measure", "--checkpoint", run / "model.safetensors", "--limit", "8",
                                                  "--out", t / "m", "--no-plot"], True, "R^c(LN Z^l)") and
                     (t / "m.csv").stat() and None)

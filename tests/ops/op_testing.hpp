@@ -48,8 +48,10 @@ inline Tensor spaced(const Shape& shape, std::uint64_t seed, double gap = 0.25) 
   return Tensor::from_vector(v, shape);
 }
 
-inline Tensor positive(const Shape& s, std::uint64_t seed) { return uniform(s, seed, 0.5, 2.0); }
-inline Tensor iota(const Shape& shape) { return prim::reshape(Tensor::arange(numel_of(shape), DType::f64), shape); }
+inline wb::Tensor positive(const wb::Shape& s, std::uint64_t seed) { return uniform(s, seed, 0.5, 2.0); }
+inline wb::Tensor iota(const wb::Shape& shape) {
+  return wb::prim::reshape(wb::Tensor::arange(wb::numel_of(shape), wb::DType::f64), shape);
+}
 
 // softmax([1, 2, 3]) = [1, e, e^2] / (1 + e + e^2), with e = 2.718281828459045, e^2 = 7.38905609893065:
 //   1 + e + e^2 = 11.107337927389695 -> [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]

@@ -13,6 +13,7 @@
 
 #include "datasets/registry.hpp"
 #include "crate/sweep/ablate.hpp"
+#include "crate/train/run_state.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "datasets/idx.hpp"
 #include "ops/ops.hpp"
@@ -292,15 +293,16 @@ BOOST_AUTO_TEST_CASE(interrupted_grid_resumes_without_redoing_finished_runs, *wb
   const AblationReport third = run_ablation(g, quiet());
   for (const auto& r : g.runs) BOOST_TEST(third.actions.at(r.id) == "skipped", r.id);
 
-  // A checkpoint cut short between its two files (weights of step 4, train state of step 2) cannot be
-  // resumed consistently: the run restarts and ends where it ended before.
+  // A checkpoint whose two files are of different steps (weights of step 4, train state of step 2: a
+  // damaged folder, or an older whitebox's killed between its two files) cannot be resumed
+  // consistently: the run restarts and ends where it ended before.
   TrainOptions early = g.run("crate/seed0").options;
   early.out_dir = tmp / "early";
   early.stop_after_epochs = 1;
   early.progress = false;
   train(early);
   const fs::path torn = g.run("crate/seed0").options.out_dir;
-  fs::copy_file(tmp / "early/train_state.safetensors", torn / "train_state.safetensors",
+  fs::copy_file(latest_checkpoint(tmp / "early")->state, latest_checkpoint(torn.string())->state,
                 fs::copy_options::overwrite_existing);
   const RunStatus torn_status = inspect_run(g.run("crate/seed0"));
   BOOST_TEST(torn_status.kind == RunStatus::fresh);

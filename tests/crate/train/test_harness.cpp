@@ -15,6 +15,7 @@
 #include "crate/io/safetensors.hpp"
 #include "crate/train/gradients.hpp"
 #include "crate/train/loop.hpp"
+#include "crate/train/run_state.hpp"
 #include "tensor/prim.hpp"
 #include "tests/crate/train/synthetic_task.hpp"
 #include "tests/support/check.hpp"
@@ -131,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_train_state_is_named_on_resume) {
   SyntheticTask first(o);
   train(first, o);
   // An older run's state (no "sums"): resuming names the file instead of a raw JSON error.
-  const std::string state = dir / "run/train_state.safetensors";
+  const std::string state = latest_checkpoint(dir / "run")->state;
   SafeTensors st = read_safetensors(state);
   auto j = nlohmann::json::parse(st.metadata.at("whitebox.train_state"));
   j.erase("sums");

@@ -9,6 +9,7 @@
 
 #include "crate/io/safetensors.hpp"
 #include "crate/train/loop.hpp"
+#include "crate/train/run_state.hpp"
 #include "datasets/idx.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/datasets.hpp"
@@ -94,7 +95,7 @@ BOOST_AUTO_TEST_CASE(mid_epoch_checkpoint_resumes_exactly, *wbtest::require_data
   b.epochs = 1;
   b.checkpoint_every = 2;
   train(b);
-  const std::string state = read_bytes(dir / "b/train_state.safetensors");
+  const std::string state = read_bytes(latest_checkpoint(dir / "b")->state);
   BOOST_TEST(read_bytes(dir / "a/model.safetensors") == read_bytes(dir / "b/model.safetensors"));
   BOOST_TEST(state.find("\\\"batch\\\":0") != std::string::npos);  // the end-of-epoch checkpoint came last
 }
@@ -104,8 +105,10 @@ BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals, *wbtest::require_datas
   TrainOptions o = tiny_run(dir / "r");
   o.epochs = 1;
   const auto r = train(o);
-  for (const char* f : {"options.json", "metrics.jsonl", "model.safetensors", "train_state.safetensors"})
+  for (const char* f : {"options.json", "metrics.jsonl", "model.safetensors", "checkpoint-000001/model.safetensors",
+                        "checkpoint-000001/train_state.safetensors"})
     BOOST_TEST(fs::exists(dir / ("r/" + std::string(f))), f);
+  BOOST_TEST(fs::equivalent(dir / "r/model.safetensors", dir / "r/checkpoint-000001/model.safetensors"));
   BOOST_TEST(r.epochs.size() == 1u);
   BOOST_TEST((r.epochs[0].test_accuracy() >= 0.0 && r.epochs[0].test_accuracy() <= 1.0));
   // An existing run is not overwritten without --resume.
@@ -115,11 +118,13 @@ BOOST_AUTO_TEST_CASE(run_directory_contents_and_refusals, *wbtest::require_datas
   changed.resume = true;
   changed.lr = 0.5;
   BOOST_CHECK_THROW(train(changed), std::invalid_argument);
-  // Weights a checkpoint ahead of the optimizer state (a kill between the two writes) are refused.
+  // A checkpoint whose weights and state are of different steps (damage; or an older whitebox's layout,
+  // where a kill between its two files left them apart) is refused.
   {
-    auto w = read_safetensors(dir / "r/model.safetensors");
+    const std::string model = latest_checkpoint(dir / "r")->model;
+    auto w = read_safetensors(model);
     w.metadata["whitebox.step"] = "999";
-    write_safetensors(dir / "r/model.safetensors", w.tensors, w.metadata);
+    write_safetensors(model, w.tensors, w.metadata);
     TrainOptions again = o;
     again.resume = true;
     try {
