@@ -55,7 +55,9 @@ N layer_parameters_as(const BlockConfig& c) {
   N layer = 4 * d;  // two LayerNorms
   if (c.attention == AttentionKind::mssa) {
     layer += kp * d;                                          // U (qkv, no bias)
-    if (c.output_map == OutputMap::free) layer += d * kp + d;  // W_o, b_o
+    // W_o, b_o; the official code has none (nn.Identity) for one head as wide as the model (mssa.cpp)
+    const bool project_out = !(c.heads == 1 && c.dim_head == c.dim);
+    if (c.output_map == OutputMap::free && project_out) layer += d * kp + d;
   } else {
     layer += 3 * (kp * d + kp) + d * kp + d;  // q, k, v with bias; out projection
   }

@@ -126,13 +126,16 @@ void check_config_fits_file(const CrateConfig& c, const SafeTensors& file, const
       in_file, file.tensors.size()));
 }
 
-std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config) {
+std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config,
+                                       const std::string& config_source) {
   const SafeTensors file = read_safetensors(path);
   const CrateConfig c = config ? *config : config_in(file, path);
   // Building the model allocates what the configuration says: check it against the tensors first, so
   // a small file with forged metadata cannot make whitebox allocate without bound.
-  check_config_fits_file(c, file, path, config ? fmt::format("'{}', given by the caller", c.name)
-                                               : "its 'whitebox.config' metadata");
+  check_config_fits_file(c, file, path,
+                         !config                 ? std::string("its 'whitebox.config' metadata")
+                         : config_source.empty() ? fmt::format("'{}', given by the caller", c.name)
+                                                 : config_source);
   auto model = std::make_unique<CrateModel>(c);
   load_weights(*model, file, path);
   return model;

@@ -53,6 +53,9 @@ std::string describe_nonfinite(const NamedTensors& tensors);
 // Reads a model file; its config comes from the file's metadata, or from `config` when given (which
 // wins, e.g. for weights converted from PyTorch). The config is checked against the tensors
 // (check_config_fits_file) before the model is built.
-std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {});
+// `config_source` says where a given config came from in that check's message (default: "given by
+// the caller").
+std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {},
+                                       const std::string& config_source = {});
 
 }  // namespace wb::crate
