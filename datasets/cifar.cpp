@@ -15,40 +15,47 @@ constexpr std::int64_t kSide = 32;
 constexpr std::int64_t kPixels = 3 * kSide * kSide;  // 3072
 constexpr std::int64_t kRecord = 1 + kPixels;       // 3073
 
-// Appends the records of one file to d.
-void read_file(const std::string& path, Dataset& d) {
+// Appends the records of one file to d, reading a block of 32 records at a time straight into d (memory
+// grows only as records arrive, one block beyond them), and stops with an error once the file holds
+// more than max_records.
+void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_records) {
   ByteStream in(path);
-  std::vector<std::uint8_t> raw;
-  constexpr std::size_t kChunk = std::size_t{1} << 22;
+  constexpr std::int64_t kBlock = 32;  // records per read (98 KB)
+  std::vector<std::uint8_t> block(static_cast<std::size_t>(kBlock * kRecord));
+  std::int64_t records = 0;
+  std::size_t tail = 0;  // bytes of an incomplete last record
   for (;;) {
-    const std::size_t old = raw.size();
-    raw.resize(old + kChunk);
-    const std::size_t got = in.read(raw.data() + old, kChunk);
-    raw.resize(old + got);
-    if (got < kChunk) break;
+    const std::size_t got = in.read(block.data(), block.size());
+    const auto whole = static_cast<std::int64_t>(got / kRecord);
+    if (records + whole > max_records)
+      throw std::runtime_error(fmt::format("{}: holds more than {} records of {} bytes, the most a CIFAR-10 file may "
+                                           "hold (the whole data set has 60000): not a CIFAR-10 batch{}",
+                                           path, max_records, kRecord,
+                                           in.gzip() ? " (or a gzip bomb)" : ""));
+    const std::size_t base = d.pixels.size();
+    d.pixels.resize(base + static_cast<std::size_t>(whole * kPixels));
+    for (std::int64_t r = 0; r < whole; ++r) {
+      const std::uint8_t* rec = block.data() + r * kRecord;
+      if (rec[0] >= 10)
+        throw std::runtime_error(fmt::format("{}: record {} (byte offset {}) has label {}, expected 0..9", path,
+                                             records + r, (records + r) * kRecord, rec[0]));
+      d.labels.push_back(rec[0]);
+      std::copy(rec + 1, rec + kRecord, d.pixels.begin() + static_cast<std::ptrdiff_t>(base + r * kPixels));
+    }
+    records += whole;
+    tail = got - static_cast<std::size_t>(whole * kRecord);
+    if (got < block.size()) break;
   }
-  const auto n = static_cast<std::int64_t>(raw.size());
-  if (n == 0 || n % kRecord != 0)
+  const std::int64_t n = records * kRecord + static_cast<std::int64_t>(tail);
+  if (n == 0 || tail != 0)
     throw std::runtime_error(fmt::format("{}: expected a positive whole number of {}-byte records (1 label byte + {} "
                                          "pixel bytes), found {} bytes ({} records and {} bytes left over){}",
-                                         path, kRecord, kPixels, n, n / kRecord, n % kRecord, in.end_note()));
-  const std::int64_t records = n / kRecord;
-  const std::size_t base = d.pixels.size();
-  d.pixels.resize(base + static_cast<std::size_t>(records * kPixels));
-  d.labels.reserve(d.labels.size() + static_cast<std::size_t>(records));
-  for (std::int64_t r = 0; r < records; ++r) {
-    const std::uint8_t* rec = raw.data() + r * kRecord;
-    if (rec[0] >= 10)
-      throw std::runtime_error(
-          fmt::format("{}: record {} (byte offset {}) has label {}, expected 0..9", path, r, r * kRecord, rec[0]));
-    d.labels.push_back(rec[0]);
-    std::copy(rec + 1, rec + kRecord, d.pixels.begin() + static_cast<std::ptrdiff_t>(base + r * kPixels));
-  }
+                                         path, kRecord, kPixels, n, records, tail, in.end_note()));
 }
 
 }  // namespace
 
-Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name) {
+Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name, std::int64_t max_records) {
   if (paths.empty()) throw std::invalid_argument(fmt::format("read_cifar10_files({}): no files given", name));
   Dataset d;
   d.name = std::move(name);
@@ -57,7 +64,7 @@ Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string na
   d.width = kSide;
   d.num_classes = 10;
   d.class_names = cifar10_classes();
-  for (const auto& p : paths) read_file(p, d);
+  for (const auto& p : paths) read_cifar_file(p, d, max_records);
   return d;
 }
 

@@ -19,7 +19,12 @@ namespace wb::data {
 // official tarball extracts to), that one is used.
 Dataset load_cifar10(const std::string& dir, Split split);
 // Concatenates the records of the given files, in order, into one Dataset called `name`.
-Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name);
+// A file holding more than max_records records is an error, found before more than one 32-record
+// block beyond the limit is read: the format has no header, so this cap bounds what a file (or a gzip
+// bomb) can cost. The default is the 60000 images of the whole data set.
+inline constexpr std::int64_t kMaxCifarRecords = 60000;
+Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name,
+                           std::int64_t max_records = kMaxCifarRecords);
 
 const std::vector<std::string>& cifar10_classes();  // "airplane", "automobile", ... "truck"
 

@@ -13,7 +13,9 @@ namespace {
 
 constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
 constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
-constexpr std::uint64_t kMaxPayload = std::uint64_t{1} << 36;  // 64 GiB: a larger header is corrupt
+// 4 GiB: the largest IDX data set in use (EMNIST ByClass) is about 550 MB; a header promising more is
+// corrupt or hostile, and is refused before anything is read.
+constexpr std::uint64_t kMaxPayload = kMaxIdxPayload;
 
 std::uint32_t big_endian(const unsigned char* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
@@ -46,10 +48,13 @@ std::array<std::uint32_t, Words> read_header(ByteStream& in, std::uint32_t magic
 // Reads exactly `expected` payload bytes, then checks that the stream ends there.
 std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, const std::string& what) {
   std::vector<std::uint8_t> out;
-  constexpr std::size_t kChunk = std::size_t{16} << 20;  // grow as data arrives, never trusting the header alone
+  // Grow as data arrives, never trusting the header alone: the buffer is at most twice what the stream
+  // has delivered (plus 64 KiB), so a small file declaring a large payload costs little.
+  constexpr std::size_t kFirstChunk = std::size_t{1} << 16;
   std::size_t done = 0;
   while (done < expected) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, expected - done));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(std::max(kFirstChunk, done), expected - done));
     out.resize(done + want);
     const std::size_t got = in.read(out.data() + done, want);
     done += got;
@@ -58,7 +63,12 @@ std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, c
   if (done < expected)
     throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found {}{}", in.path(), expected, what,
                                          done, in.end_note()));
-  const std::uint64_t extra = in.skip_rest();
+  constexpr std::uint64_t kCountExtra = std::uint64_t{1} << 20;  // count this far, then say "more than"
+  const std::uint64_t extra = in.skip_rest(kCountExtra);
+  if (extra > kCountExtra)
+    throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found more than {} ({} extra bytes at "
+                                         "the end)",
+                                         in.path(), expected, what, expected + kCountExtra, kCountExtra));
   if (extra > 0)
     throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found {} ({} extra bytes at the end)",
                                          in.path(), expected, what, expected + extra, extra));
@@ -75,9 +85,9 @@ IdxImages read_idx_images(const std::string& path) {
                                          path, h[1], h[2], h[3]));
   const std::uint64_t per_image = std::uint64_t{h[2]} * h[3];
   if (per_image > kMaxPayload || h[1] > kMaxPayload / per_image)
-    throw std::runtime_error(fmt::format("{}: header promises {} images of {}x{}, more than the {} bytes a readable "
-                                         "IDX file may hold (corrupt header?)",
-                                         path, h[1], h[2], h[3], kMaxPayload));
+    throw std::runtime_error(fmt::format("{}: header fields count {} x rows {} x cols {} promise {:.4g} pixel bytes, "
+                                         "more than the {} bytes a readable IDX file may hold (corrupt header?)",
+                                         path, h[1], h[2], h[3], static_cast<double>(per_image) * h[1], kMaxPayload));
   IdxImages out;
   out.count = h[1];
   out.rows = h[2];

@@ -22,6 +22,10 @@ namespace wb::data {
 // Where the Debian package dataset-fashion-mnist installs the four .gz files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// The most payload bytes (count x rows x cols, or the label count) a header may promise: 4 GiB. A
+// larger header is refused before anything is read; below it, memory grows only as data arrives.
+inline constexpr std::uint64_t kMaxIdxPayload = std::uint64_t{1} << 32;
+
 struct IdxImages {
   std::int64_t count = 0, rows = 0, cols = 0;  // N, H, W
   std::vector<std::uint8_t> pixels;            // N x H x W

@@ -163,7 +163,8 @@ crate::MaeConfig MaeFlags::resolve(const ModelFlags& model) const {
 
 std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path, const ModelFlags& flags,
                                                          const char* command) {
-  if (!flags.name.empty()) return crate::load_model(path, flags.resolve());
+  if (!flags.name.empty())
+    return crate::load_model(path, flags.resolve(), fmt::format("'{}', given by --model", flags.name));
   ModelFlags rest = flags;
   rest.f64 = false;
   if (rest.any_override())
@@ -172,7 +173,7 @@ std::unique_ptr<crate::CrateModel> load_checkpoint_model(const std::string& path
                                             command));
   crate::CrateConfig c = crate::checkpoint_config(path);
   if (flags.f64) c.dtype = DType::f64;
-  return crate::load_model(path, c);
+  return crate::load_model(path, c, flags.f64 ? "its 'whitebox.config' metadata, with --f64" : "its 'whitebox.config' metadata");
 }
 
 }  // namespace wb::cli

@@ -72,7 +72,9 @@ void add_measure_command(CLI::App& app) {
       crate::CrateConfig config =
           f.model.empty() ? crate::checkpoint_config(f.checkpoints[i]) : crate::named_config(f.model);
       if (f.f64) config.dtype = DType::f64;
-      const auto model = crate::load_model(f.checkpoints[i], config);
+      const auto model = crate::load_model(
+          f.checkpoints[i], config,
+          f.model.empty() ? "its 'whitebox.config' metadata" : fmt::format("'{}', given by --model", f.model));
       if (i == 0 && f.init) {
         crate::CrateModel fresh(model->config());
         ms.push_back(crate::measure(fresh, loader, "init"));

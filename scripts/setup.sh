@@ -43,6 +43,7 @@ packages=(
   libopenblas-dev liblapacke-dev libfmt-dev libboost-test-dev zlib1g-dev
   nlohmann-json3-dev libcli11-dev
   gnuplot-nox
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer targets under ASan and UBSan
   dataset-fashion-mnist
   nodejs python3-torch
 )

@@ -7,9 +7,22 @@
 
 namespace wb {
 
+namespace {
+[[noreturn]] void shape_overflow(const Shape& shape, const char* what) {
+  throw std::overflow_error(fmt::format("shape {}: {} does not fit in a 64-bit signed integer (corrupt or absurd "
+                                        "shape?)",
+                                        shape_str(shape), what));
+}
+}  // namespace
+
 std::int64_t numel_of(const Shape& shape) {
   std::int64_t n = 1;
-  for (auto s : shape) n *= s;
+  bool overflow = false;
+  for (auto s : shape) {
+    if (s == 0) return 0;
+    if (__builtin_mul_overflow(n, s, &n)) overflow = true;  // keep looking for a zero dimension
+  }
+  if (overflow) shape_overflow(shape, "the number of elements");
   return n;
 }
 
@@ -18,9 +31,23 @@ Shape contiguous_strides(const Shape& shape) {
   std::int64_t acc = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= shape[i];
+    if (i > 0 && __builtin_mul_overflow(acc, shape[i], &acc)) shape_overflow(shape, "a stride");
   }
   return st;
+}
+
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
+  std::int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw std::overflow_error(fmt::format("{}: {} * {} does not fit in a 64-bit signed integer", what, a, b));
+  return r;
+}
+
+std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* what) {
+  std::int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r))
+    throw std::overflow_error(fmt::format("{}: {} + {} does not fit in a 64-bit signed integer", what, a, b));
+  return r;
 }
 
 std::int64_t normalize_axis(std::int64_t axis, std::int64_t ndim, const char* what) {

@@ -23,8 +23,15 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, std::int64_t offset, Shape shap
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto s : shape)
     if (s < 0) throw std::invalid_argument(fmt::format("Tensor::empty: negative size in shape {}", shape_str(shape)));
-  const auto n = static_cast<std::size_t>(numel_of(shape));
-  auto st = std::make_shared<Storage>(n * dtype_size(dtype), device);
+  const std::int64_t nbytes = checked_mul(numel_of(shape), static_cast<std::int64_t>(dtype_size(dtype)),
+                                          "Tensor::empty: the size in bytes");
+  std::shared_ptr<Storage> st;
+  try {
+    st = std::make_shared<Storage>(static_cast<std::size_t>(nbytes), device);
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(fmt::format("Tensor::empty: cannot allocate {} bytes for a {} tensor of shape {}", nbytes,
+                                         dtype_name(dtype), shape_str(shape)));
+  }
   return Tensor(std::move(st), 0, shape, contiguous_strides(shape), dtype);
 }
 

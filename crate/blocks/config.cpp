@@ -37,6 +37,7 @@ void BlockConfig::validate(const std::string& name) const {
     throw std::invalid_argument(fmt::format("config '{}': {}", name, what));
   };
   if (dim <= 0 || heads <= 0 || dim_head <= 0) fail("dim, heads and dim_head must be positive");
+  if (mlp_ratio <= 0 || overcomplete_ratio <= 0) fail("mlp_ratio and overcomplete_ratio must be positive");
   if (output_map == OutputMap::paper && (attention != AttentionKind::mssa || inner_dim() != dim))
     fail("the paper's output map needs attention 'mssa' and heads * dim_head == dim");
   if (dictionary == Dictionary::overcomplete && mlp != MlpKind::ista)
@@ -46,25 +47,41 @@ void BlockConfig::validate(const std::string& name) const {
   if (!is_floating(dtype)) fail("dtype must be f32 or f64");
 }
 
-std::int64_t count_layer_parameters(const BlockConfig& c) {
-  const std::int64_t d = c.dim, kp = c.inner_dim();
-  std::int64_t layer = 4 * d;  // two LayerNorms
+namespace {
+// The closed form in any number type: int64 for the count, double for the overflow check.
+template <class N>
+N layer_parameters_as(const BlockConfig& c) {
+  const N d = static_cast<N>(c.dim), kp = static_cast<N>(c.heads) * static_cast<N>(c.dim_head);
+  N layer = 4 * d;  // two LayerNorms
   if (c.attention == AttentionKind::mssa) {
     layer += kp * d;                                          // U (qkv, no bias)
-    if (c.output_map == OutputMap::free) layer += d * kp + d;  // W_o, b_o
+    // W_o, b_o; the official code has none (nn.Identity) for one head as wide as the model (mssa.cpp)
+    const bool project_out = !(c.heads == 1 && c.dim_head == c.dim);
+    if (c.output_map == OutputMap::free && project_out) layer += d * kp + d;
   } else {
     layer += 3 * (kp * d + kp) + d * kp + d;  // q, k, v with bias; out projection
   }
   if (c.mlp == MlpKind::ista) {
     const bool over = c.dictionary == Dictionary::overcomplete;
-    const std::int64_t atoms = over ? c.overcomplete_ratio * d : d;
+    const N atoms = over ? static_cast<N>(c.overcomplete_ratio) * d : d;
     layer += over ? 2 * d * atoms : d * d;
     if (c.learnable_ista) layer += 2;
   } else {
-    const std::int64_t h = c.mlp_ratio * d;
+    const N h = static_cast<N>(c.mlp_ratio) * d;
     layer += d * h + h + h * d + d;
   }
   return layer;
+}
+}  // namespace
+
+double approx_layer_parameters(const BlockConfig& c) { return layer_parameters_as<double>(c); }
+
+std::int64_t count_layer_parameters(const BlockConfig& c) {
+  if (approx_layer_parameters(c) >= 0x1p62)
+    throw std::overflow_error(fmt::format("the parameter count of a layer of dim {}, heads {}, dim_head {} does not "
+                                          "fit in 64 bits",
+                                          c.dim, c.heads, c.dim_head));
+  return layer_parameters_as<std::int64_t>(c);
 }
 
 }  // namespace wb::crate

@@ -67,7 +67,9 @@ struct BlockConfig {
 };
 
 // Closed-form parameter count of one layer of this configuration (two LayerNorms, the attention
-// block and the ISTA or MLP block; crate-spec §1.5).
+// block and the ISTA or MLP block; crate-spec §1.5). Throws std::overflow_error when it does not fit
+// in 64 bits (absurd sizes, e.g. from a forged checkpoint); approx_ is the same formula in double.
 std::int64_t count_layer_parameters(const BlockConfig& c);
+double approx_layer_parameters(const BlockConfig& c);
 
 }  // namespace wb::crate

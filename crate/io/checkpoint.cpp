@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.hpp"
+#include "crate/models/registry.hpp"
 #include "tensor/prim.hpp"
 
 namespace wb::crate {
@@ -115,9 +116,37 @@ CrateConfig config_in(const SafeTensors& file, const std::string& path) {
 
 CrateConfig checkpoint_config(const std::string& path) { return config_in(read_safetensors(path), path); }
 
-std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config) {
+void check_config_fits_file(const CrateConfig& c, const SafeTensors& file, const std::string& path,
+                            const std::string& source) {
+  std::int64_t in_file = 0;  // the tensors tile the data section, so this is at most the file's size
+  for (const auto& [name, t] : file.tensors) in_file += t.numel();
+  std::string need;
+  try {
+    const std::int64_t n = count_parameters(c);
+    if (n <= in_file) return;  // fits: a strict load then names any tensor that does not match
+    need = fmt::format("{} parameters", n);
+  } catch (const std::overflow_error&) {
+    need = "more parameters than fit in 64 bits";
+  }
+  throw std::runtime_error(fmt::format(
+      "{}: the configuration ({}) describes a model of {} (image_size {}, patch_size {}, channels {}, dim {}, depth {}, "
+      "heads {}, dim_head {}, num_classes {}), but the file holds only {} values in {} tensors: the configuration does "
+      "not match the tensors (checked before building the model)",
+      path, source, need, c.image_size, c.patch_size, c.channels, c.dim, c.depth, c.heads, c.dim_head, c.num_classes,
+      in_file, file.tensors.size()));
+}
+
+std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config,
+                                       const std::string& config_source) {
   const SafeTensors file = read_safetensors(path);
-  auto model = std::make_unique<CrateModel>(config ? *config : config_in(file, path));
+  const CrateConfig c = config ? *config : config_in(file, path);
+  // Building the model allocates what the configuration says: check it against the tensors first, so
+  // a small file with forged metadata cannot make whitebox allocate without bound.
+  check_config_fits_file(c, file, path,
+                         !config                 ? std::string("its 'whitebox.config' metadata")
+                         : config_source.empty() ? fmt::format("'{}', given by the caller", c.name)
+                                                 : config_source);
+  auto model = std::make_unique<CrateModel>(c);
   load_weights(*model, file, path);
   return model;
 }

@@ -40,12 +40,22 @@ LoadReport load_weights(CrateModel& model, const SafeTensors& file, const std::s
 // The configuration in a model file's "whitebox.config" metadata; throws std::runtime_error naming the
 // file when it has none (weights saved by another program) or it does not parse.
 CrateConfig checkpoint_config(const std::string& path);
+// Throws std::runtime_error naming the file, `source` (where the configuration came from) and the
+// sizes when the closed-form parameter count of `c` exceeds the number of values the file holds: a
+// strict load would fail, and building the model first could allocate without bound. (When it fits,
+// building costs no more than the file, and load_weights names any tensor that does not match.)
+void check_config_fits_file(const CrateConfig& c, const SafeTensors& file, const std::string& path,
+                            const std::string& source);
 // The first tensor of `tensors` holding a NaN or an infinity, as "'name' holds nan at index 12 (of 96)";
 // empty when every value is finite (integer tensors always are). Loading refuses such weights: a run
 // that diverged is not evaluated, resumed or fine-tuned from.
 std::string describe_nonfinite(const NamedTensors& tensors);
 // Reads a model file; its config comes from the file's metadata, or from `config` when given (which
-// wins, e.g. for weights converted from PyTorch).
-std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {});
+// wins, e.g. for weights converted from PyTorch). The config is checked against the tensors
+// (check_config_fits_file) before the model is built.
+// `config_source` says where a given config came from in that check's message (default: "given by
+// the caller").
+std::unique_ptr<CrateModel> load_model(const std::string& path, const std::optional<CrateConfig>& config = {},
+                                       const std::string& config_source = {});
 
 }  // namespace wb::crate

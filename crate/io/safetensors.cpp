@@ -1,6 +1,8 @@
 #include "crate/io/safetensors.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -110,31 +112,91 @@ SafeTensors read_safetensors(const std::string& path) {
     }
     order.emplace_back(0, it.key());
   }
+  // First every entry's dtype, shape and offsets, and that the offsets tile the data section exactly
+  // (sorted by offset: each tensor starts where the previous one ends, the first at 0, the last at the
+  // end; no overlaps, no gaps), as the format requires; only then is anything allocated, so the tensors
+  // together never take more memory than the file's data section.
+  struct Entry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    std::uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(order.size());
+  for (auto& [unused, name] : order) {
+    const auto& e = header.at(name);
+    try {
+      if (!e.is_object()) fail(path, fmt::format("tensor '{}': header entry is a JSON {}, expected an object", name,
+                                                 e.type_name()));
+      const auto& tag = e.at("dtype");
+      if (!tag.is_string())
+        fail(path, fmt::format("tensor '{}': field 'dtype' is a JSON {}, expected a string", name, tag.type_name()));
+      const DType dt = dtype_from_tag(path, name, tag.get<std::string>());
+      const auto& jshape = e.at("shape");
+      if (!jshape.is_array())
+        fail(path, fmt::format("tensor '{}': field 'shape' is a JSON {}, expected an array of non-negative integers",
+                               name, jshape.type_name()));
+      Shape shape;
+      for (const auto& v : jshape) {
+        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+          fail(path, fmt::format("tensor '{}': field 'shape' holds {}, expected non-negative integers below 2^63", name,
+                                 v.dump()));
+        shape.push_back(static_cast<std::int64_t>(v.get<std::uint64_t>()));
+      }
+      const auto& joff = e.at("data_offsets");
+      if (!joff.is_array() || joff.size() != 2 || !joff[0].is_number_unsigned() || !joff[1].is_number_unsigned())
+        fail(path, fmt::format("tensor '{}': field 'data_offsets' is {}, expected [begin, end] of non-negative integers",
+                               name, joff.dump()));
+      const auto b = joff[0].get<std::uint64_t>(), en = joff[1].get<std::uint64_t>();
+      if (b > en || en > data_size)
+        fail(path, fmt::format("tensor '{}': field 'data_offsets' [{}, {}] lies outside the {}-byte data section "
+                               "(truncated file?)",
+                               name, b, en, data_size));
+      std::int64_t want = 0;
+      try {
+        want = checked_mul(numel_of(shape), static_cast<std::int64_t>(dtype_size(dt)), "the size in bytes");
+      } catch (const std::overflow_error&) {
+        fail(path, fmt::format("tensor '{}': field 'shape' {} {} has more bytes than fit in 64 bits (corrupt header)",
+                               name, shape_str(shape), dtype_name(dt)));
+      }
+      if (en - b != static_cast<std::uint64_t>(want))
+        fail(path, fmt::format("tensor '{}' of shape {} {} needs {} bytes, its field 'data_offsets' spans {}", name,
+                               shape_str(shape), dtype_name(dt), want, en - b));
+      entries.push_back({name, dt, std::move(shape), b, en});
+    } catch (const nlohmann::json::exception& ex) {
+      fail(path, fmt::format("tensor '{}': malformed header entry ({})", name, ex.what()));
+    }
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  std::uint64_t covered = 0;
+  const Entry* prev = nullptr;
+  for (const auto& e : entries) {
+    if (e.begin != covered) {
+      if (e.begin < covered)
+        fail(path, fmt::format("tensor '{}' (data_offsets [{}, {}]) overlaps tensor '{}' (data_offsets [{}, {}]): the "
+                               "offsets must tile the data section",
+                               e.name, e.begin, e.end, prev->name, prev->begin, prev->end));
+      fail(path, fmt::format("bytes [{}, {}) of the data section belong to no tensor (a gap before tensor '{}'): the "
+                             "offsets must tile the data section",
+                             covered, e.begin, e.name));
+    }
+    covered = e.end;
+    prev = &e;
+  }
+  if (covered != data_size)
+    fail(path, fmt::format("the tensors' data_offsets cover {} of the {} bytes of the data section ({} bytes at the "
+                           "end belong to no tensor)",
+                           covered, data_size, data_size - covered));
   std::vector<char> data(data_size);
   in.read(data.data(), static_cast<std::streamsize>(data_size));
   if (static_cast<std::uint64_t>(in.gcount()) != data_size) fail(path, "short read of the data section");
   std::vector<std::pair<std::uint64_t, std::pair<std::string, Tensor>>> loaded;
-  for (auto& [unused, name] : order) {
-    const auto& e = header.at(name);
-    try {
-      const DType dt = dtype_from_tag(path, name, e.at("dtype").get<std::string>());
-      const Shape shape = e.at("shape").get<Shape>();
-      const auto off = e.at("data_offsets").get<std::vector<std::uint64_t>>();
-      if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
-        fail(path, fmt::format("tensor '{}' has data offsets outside the {}-byte data section (truncated file?)", name,
-                               data_size));
-      for (auto s : shape)
-        if (s < 0) fail(path, fmt::format("tensor '{}' has a negative dimension", name));
-      const std::uint64_t want = static_cast<std::uint64_t>(numel_of(shape)) * dtype_size(dt);
-      if (off[1] - off[0] != want)
-        fail(path, fmt::format("tensor '{}' of shape {} {} needs {} bytes, its offsets span {}", name, shape_str(shape),
-                               dtype_name(dt), want, off[1] - off[0]));
-      Tensor t = Tensor::empty(shape, dt);
-      if (want > 0) std::memcpy(t.raw_data(), data.data() + off[0], want);
-      loaded.emplace_back(off[0], std::make_pair(name, t));
-    } catch (const nlohmann::json::exception& ex) {
-      fail(path, fmt::format("tensor '{}': malformed header entry ({})", name, ex.what()));
-    }
+  for (const auto& e : entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.raw_data(), data.data() + e.begin, e.end - e.begin);
+    loaded.emplace_back(e.begin, std::make_pair(e.name, t));
   }
   std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [o, nt] : loaded) out.tensors.push_back(std::move(nt));

@@ -119,12 +119,27 @@ std::vector<std::string> config_names() {
           "vit-tiny",   "vit-small",   "vit-mini-28", "vit-mini-32"};
 }
 
+namespace {
+template <class N>
+N model_parameters_as(const CrateConfig& c, N per_layer) {
+  const N d = static_cast<N>(c.dim), side = static_cast<N>(c.image_size / c.patch_size),
+          dp = static_cast<N>(c.patch_size) * static_cast<N>(c.patch_size) * static_cast<N>(c.channels),
+          classes = static_cast<N>(c.num_classes);
+  const N fixed = 2 * dp + (dp * d + d) + 2 * d  // LN_a, Linear, LN_b
+                  + (side * side + 1) * d + d    // positions, class token
+                  + 2 * d + classes * d + classes;  // head
+  return fixed + static_cast<N>(c.depth) * per_layer;
+}
+}  // namespace
+
 std::int64_t count_parameters(const CrateConfig& c) {
-  const std::int64_t d = c.dim, dp = c.patch_dim();
-  const std::int64_t fixed = 2 * dp + (dp * d + d) + 2 * d  // LN_a, Linear, LN_b
-                             + c.tokens() * d + d           // positions, class token
-                             + 2 * d + c.num_classes * d + c.num_classes;  // head
-  return fixed + c.depth * count_layer_parameters(c);
+  if (c.patch_size <= 0 || model_parameters_as<double>(c, approx_layer_parameters(c)) >= 0x1p62)
+    throw std::overflow_error(fmt::format("config '{}': the parameter count (image_size {}, patch_size {}, channels {}, "
+                                          "dim {}, depth {}, heads {}, dim_head {}, num_classes {}) does not fit in 64 "
+                                          "bits",
+                                          c.name, c.image_size, c.patch_size, c.channels, c.dim, c.depth, c.heads,
+                                          c.dim_head, c.num_classes));
+  return model_parameters_as<std::int64_t>(c, count_layer_parameters(c));
 }
 
 namespace {

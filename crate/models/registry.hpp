@@ -21,7 +21,8 @@ namespace wb::crate {
 CrateConfig named_config(const std::string& name);
 std::vector<std::string> config_names();
 
-// Closed-form parameter count of a configuration (spec §1.5), without building the model.
+// Closed-form parameter count of a configuration (spec §1.5), without building the model; throws
+// std::overflow_error naming the sizes when it does not fit in 64 bits.
 std::int64_t count_parameters(const CrateConfig& c);
 
 // The causal language models (crate/models/text/): crate-gpt-base (60,699,648 at V = 50,304) and

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import pathlib
+import struct
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,13 @@ def main():
         s.check("eval of a corrupt file names it",
                 lambda: s.expect(["eval", "--checkpoint", t / "corrupt.safetensors"], False, "whitebox: error:",
                                  "corrupt.safetensors"))
+        forged_cfg = {"name": "forged", "dim": 1024, "depth": 1000000, "heads": 16, "dim_head": 64}
+        forged_hdr = json.dumps({"__metadata__": {"whitebox.config": json.dumps(forged_cfg)},
+                                 "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+        (t / "forged.safetensors").write_bytes(struct.pack("<Q", len(forged_hdr)) + forged_hdr + b"\0" * 4)
+        s.check("eval of a small forged checkpoint is refused before the model is built",
+                lambda: s.expect(["eval", "--checkpoint", t / "forged.safetensors"], False, "forged.safetensors",
+                                 "'whitebox.config' metadata", "checked before building the model"))
         (t / "empty").mkdir()
         s.check("a missing dataset is named",
                 lambda: s.expect(["train", "--data-dir", t / "empty", "--out", t / "nodata"], False, "whitebox: error:",

@@ -37,6 +37,29 @@ inline void write_file(const std::string& path, const Bytes& bytes, bool gzip) {
   }
 }
 
+// One gzip member holding `bytes` (zlib's deflate with the gzip wrapper), for files built in memory:
+// several concatenated, junk appended, a bomb (a member of zeros repeated).
+inline Bytes gzip_member(const Bytes& bytes, int level = 9) {
+  z_stream s{};
+  if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("gzip_member: deflateInit2 failed");
+  Bytes out(deflateBound(&s, static_cast<uLong>(bytes.size())) + 64);
+  s.next_in = const_cast<Bytef*>(bytes.data());
+  s.avail_in = static_cast<uInt>(bytes.size());
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&s, Z_FINISH);
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  if (rc != Z_STREAM_END) throw std::runtime_error("gzip_member: deflate did not finish");
+  return out;
+}
+
+inline Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 inline void put_u32(Bytes& b, std::uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
 }

@@ -4,6 +4,7 @@
 
 #include "datasets/cifar.hpp"
 #include "tests/datasets/files.hpp"
+#include "tests/support/memory.hpp"
 
 using namespace wb::data;
 using wbtest::Bytes;
@@ -102,6 +103,36 @@ BOOST_AUTO_TEST_CASE(missing_batch_is_named) {
                                   {dir.file("data_batch_3.bin"), "file not found"});
   check_error<std::runtime_error>([&] { read_cifar10_files({dir.file("data_batch_3.bin")}, "t"); },
                                   {dir.file("data_batch_3.bin"), "cannot open"});
+}
+
+
+// Memory bounded by the input: CIFAR files have no header, so a cap on the records per file bounds them.
+
+BOOST_AUTO_TEST_CASE(a_file_past_the_record_cap_is_refused_as_it_is_read) {
+  // ~10 KB of gzip: 10 concatenated members of 1000 zero records each (label 0, black images) = 30.7 MB.
+  TempDir dir;
+  const auto path = dir.file("bomb.bin.gz");
+  const Bytes member = wbtest::gzip_member(Bytes(1000 * 3073, 0));
+  Bytes file;
+  for (int i = 0; i < 10; ++i) file = wbtest::concat(std::move(file), member);
+  wbtest::write_file(path, file, false);
+  BOOST_TEST(std::filesystem::file_size(path) < (64u << 10));
+  check_error<std::runtime_error>([&] { read_cifar10_files({path}, "t", 500); },
+                                  {path, "holds more than 500 records of 3073 bytes", "gzip bomb"});
+  // The cap stops the read within a block of 32 records of it: well under the 30.7 MB decompressed.
+  const std::int64_t peak = wbtest::peak_memory_growth([&] { read_cifar10_files({path}, "t", 500); });
+  BOOST_TEST(peak < (12 << 20), "peak memory growth " << peak << " bytes");
+  // Under the default cap (the 60000 images of the whole data set) the same file reads.
+  BOOST_TEST(kMaxCifarRecords == 60000);
+  BOOST_TEST(read_cifar10_files({path}, "t").size() == 10000);
+}
+
+BOOST_AUTO_TEST_CASE(junk_after_a_gzip_member_is_an_error) {
+  TempDir dir;
+  const auto path = dir.file("test_batch.bin.gz");
+  wbtest::write_file(path, wbtest::concat(wbtest::gzip_member(batch_file(0, 2)), Bytes{'x'}), false);
+  check_error<std::runtime_error>([&] { read_cifar10_files({path}, "t"); },
+                                  {path, "1 bytes of data after the end of the gzip member"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

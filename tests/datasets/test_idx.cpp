@@ -5,6 +5,7 @@
 #include "datasets/idx.hpp"
 #include "tests/datasets/files.hpp"
 #include "tests/support/datasets.hpp"
+#include "tests/support/memory.hpp"
 
 using namespace wb::data;
 using wbtest::Bytes;
@@ -195,6 +196,55 @@ BOOST_AUTO_TEST_CASE(real_fashion_mnist, *wbtest::require_dataset("fashion-mnist
   const Normalization ref = fashion_mnist_normalization();
   BOOST_TEST(std::abs(s.mean[0] - ref.mean[0]) < 5e-4, "mean " << s.mean[0]);
   BOOST_TEST(std::abs(s.stddev[0] - ref.stddev[0]) < 5e-4, "std " << s.stddev[0]);
+}
+
+
+// Memory bounded by the input: a small file never costs more than a few MB, whatever its header says.
+
+BOOST_AUTO_TEST_CASE(a_tiny_file_declaring_a_huge_payload_costs_little) {
+  TempDir dir;
+  // 16-byte header promising 60000 images of 28x28 (47 MB) and 1 KB of pixels.
+  const auto plain = dir.file("liar-idx3-ubyte"), gz = dir.file("liar-idx3-ubyte.gz");
+  wbtest::write_file(plain, wbtest::idx_images(60000, 28, 28, Bytes(1024, 1)), false);
+  // and a ~1 KB .gz whose 1 MB of zeros is still far short of the promise
+  wbtest::write_file(gz, wbtest::gzip_member(wbtest::idx_images(60000, 28, 28, Bytes(1u << 20, 0))), false);
+  BOOST_TEST(std::filesystem::file_size(gz) < 2048u);
+  for (const auto& path : {plain, gz}) {
+    check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                    {path, "expected 47040000 pixel bytes (60000 images of 28x28) after the header"});
+    const std::int64_t peak = wbtest::peak_memory_growth([&] { read_idx_images(path); });
+    BOOST_TEST(peak < (8 << 20), path << ": peak memory growth " << peak << " bytes");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_gzip_bomb_past_the_declared_size_is_refused_cheaply) {
+  // 3 labels declared, then 64 MB of zeros in 64 concatenated 1 MB members (a ~64 KB file): the reader
+  // stops counting the excess after 1 MiB, and never holds more than its buffers.
+  TempDir dir;
+  const auto path = dir.file("bomb-idx1-ubyte.gz");
+  Bytes file = wbtest::gzip_member(wbtest::idx_labels({1, 2, 3}));
+  const Bytes zeros = wbtest::gzip_member(Bytes(1u << 20, 0));
+  for (int i = 0; i < 64; ++i) file = wbtest::concat(std::move(file), zeros);
+  wbtest::write_file(path, file, false);
+  BOOST_TEST(std::filesystem::file_size(path) < (128u << 10));
+  check_error<std::runtime_error>([&] { read_idx_labels(path); },
+                                  {path, "expected 3 label bytes", "found more than 1048579 (1048576 extra bytes"});
+  const std::int64_t peak = wbtest::peak_memory_growth([&] { read_idx_labels(path); });
+  BOOST_TEST(peak < (8 << 20), "peak memory growth " << peak << " bytes");
+}
+
+BOOST_AUTO_TEST_CASE(a_header_beyond_the_cap_is_refused_before_reading) {
+  TempDir dir;
+  const auto path = dir.file("cap-idx3-ubyte");
+  // 65536 x 256 x 257 = 4.3e9 bytes: just over the 4 GiB cap
+  wbtest::write_file(path, wbtest::idx_images(65536, 256, 257, Bytes(16, 0)), false);
+  check_error<std::runtime_error>([&] { read_idx_images(path); },
+                                  {path, "header fields count 65536 x rows 256 x cols 257", "corrupt header"});
+  BOOST_TEST(kMaxIdxPayload == std::uint64_t{1} << 32);
+  // just under it: read as far as the data goes, then reported short
+  const auto under = dir.file("under-idx3-ubyte");
+  wbtest::write_file(under, wbtest::idx_images(65535, 256, 256, Bytes(16, 0)), false);
+  check_error<std::runtime_error>([&] { read_idx_images(under); }, {under, "found 16"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -136,6 +138,32 @@ BOOST_AUTO_TEST_CASE(cuda_device_reports_clearly_without_gpu) {
   } catch (const std::exception& e) {
     BOOST_TEST(std::string(e.what()).find("CUDA") != std::string::npos, e.what());
   }
+}
+
+BOOST_AUTO_TEST_CASE(shape_products_are_checked_for_overflow) {
+  const std::int64_t big = std::int64_t{1} << 32;
+  BOOST_TEST(numel_of({big, big / 2 - 1}) == big * (big / 2 - 1));
+  BOOST_CHECK_THROW(numel_of({big, big}), std::overflow_error);  // 2^64
+  BOOST_CHECK_THROW(numel_of({INT64_MAX, 2}), std::overflow_error);
+  BOOST_TEST(numel_of({big, big, 0}) == 0);  // a zero dimension wins, wherever it is
+  BOOST_TEST(numel_of({0, big, big}) == 0);
+  BOOST_TEST(numel_of({}) == 1);
+  try {
+    (void)numel_of({big, 3, big});
+    BOOST_FAIL("expected an overflow error");
+  } catch (const std::overflow_error& e) {
+    BOOST_TEST(std::string(e.what()).find("shape [4294967296, 3, 4294967296]") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(contiguous_strides({2, big, big}), std::overflow_error);
+  BOOST_TEST((contiguous_strides({big, big / 2 - 1}) == Shape{big / 2 - 1, 1}));
+  // Tensor::empty: the element count and the byte count (x 8 for f64) are both checked.
+  BOOST_CHECK_THROW(Tensor::empty({big, big}), std::overflow_error);
+  BOOST_CHECK_THROW(Tensor::empty({std::int64_t{1} << 61, 4}, DType::f64), std::overflow_error);
+  BOOST_CHECK_THROW(Tensor::empty({std::int64_t{1} << 61}, DType::f64), std::overflow_error);  // 2^64 bytes
+  BOOST_TEST(Tensor::empty({big, 0, big}).numel() == 0);
+  BOOST_TEST(checked_mul(3, 4, "x") == 12);
+  BOOST_CHECK_THROW(checked_mul(INT64_MAX / 2 + 1, 2, "x"), std::overflow_error);
+  BOOST_CHECK_THROW(checked_add(INT64_MAX, 1, "x"), std::overflow_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -20,6 +20,13 @@ void CrateConfig::validate() const {
     fail(fmt::format("image_size {} must be a positive multiple of patch_size {}", image_size, patch_size));
   if (channels <= 0 || num_classes <= 0) fail("channels and num_classes must be positive");
   if (depth < 0) fail("depth must be >= 0");
+  const std::int64_t side = image_size / patch_size;
+  std::int64_t n = 0;
+  if (__builtin_mul_overflow(side, side, &n) || __builtin_mul_overflow(patch_size, patch_size, &n) ||
+      __builtin_mul_overflow(n, channels, &n))
+    fail(fmt::format("image_size {}, patch_size {} and channels {} give more patches or patch values than fit in 64 "
+                     "bits",
+                     image_size, patch_size, channels));
   BlockConfig::validate(name);
 }
 

@@ -40,7 +40,11 @@ BOOST_AUTO_TEST_CASE(built_models_have_the_closed_form_count) {
            [](CrateConfig& c) { c.learnable_ista = true; },
            [](CrateConfig& c) { c.dictionary = Dictionary::overcomplete; },
            [](CrateConfig& c) { c.attention = AttentionKind::standard; },
-           [](CrateConfig& c) { c.mlp = MlpKind::mlp; }}) {
+           [](CrateConfig& c) { c.mlp = MlpKind::mlp; },
+           [](CrateConfig& c) {  // one head as wide as the model: no output projection (nn.Identity)
+             c.heads = 1;
+             c.dim_head = c.dim;
+           }}) {
     CrateConfig c = v;
     set(c);
     const CrateModel m(c);
