@@ -28,5 +28,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=plain -Doptimization=0 \
   -Ddebug=false -Dcpp_args=-g1 -Dcuda=disabled -Dbench=false || status=1
 
+# libFuzzer targets (tests/fuzz/): a clang + ASan + UBSan build in build-fuzz/, then 10 s per target
+# (idx, cifar, safetensors, grid); a failing input is left in build-fuzz/artifacts/.
+./scripts/fuzz.sh 10 || status=1
+
 python3 scripts/count_tests.py build build-asan
 exit $status
