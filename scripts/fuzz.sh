@@ -27,7 +27,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
   cxx=clang++
   command -v ccache > /dev/null && cxx="ccache clang++"
   CXX="$cxx" meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbench=false -Dcuda=disabled \
-    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized > build-fuzz.log 2>&1 ||
+    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1 > build-fuzz.log 2>&1 ||
     { cat build-fuzz.log >&2; exit 1; }
   rm -f build-fuzz.log
 fi
