@@ -47,17 +47,21 @@ TaskData ClassificationTask::open_data(const TrainOptions& o) {
   return d;
 }
 
-TaskStep ClassificationTask::step(const data::Batch& b, Phase phase, std::vector<LayerTrace>* traces) {
-  const Tensor logits = model_->forward(b.x, traces);
+TaskStep classification_step(const Tensor& logits, const Tensor& labels, double label_smoothing) {
   TaskStep s;
-  s.loss = ops::cross_entropy(logits, b.y, -100, phase == Phase::train ? label_smoothing_ : 0.0);
+  s.loss = ops::cross_entropy(logits, labels, -100, label_smoothing);
   const auto pred = ops::argmax(logits.detach(), 1).to_vector<std::int64_t>();
-  const auto y = b.y.to_vector<std::int64_t>();
+  const auto y = labels.to_vector<std::int64_t>();
   std::int64_t correct = 0;
   for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
   s.count = static_cast<std::int64_t>(y.size());
   s.sums["accuracy"] = static_cast<double>(correct);
   return s;
+}
+
+TaskStep ClassificationTask::step(const data::Batch& b, Phase phase, std::vector<LayerTrace>* traces) {
+  const Tensor logits = model_->forward(b.x, traces);
+  return classification_step(logits, b.y, phase == Phase::train ? label_smoothing_ : 0.0);
 }
 
 std::vector<const CrateLayer*> ClassificationTask::layers() const {

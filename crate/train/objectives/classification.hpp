@@ -11,6 +11,10 @@
 
 namespace wb::crate {
 
+// Cross-entropy (labels -100 ignored) and the accuracy sum of one batch of logits: the step of every
+// task that classifies (this one, and an MAE encoder with a head).
+TaskStep classification_step(const Tensor& logits, const Tensor& labels, double label_smoothing);
+
 class ClassificationTask : public Task {
  public:
   // Builds the model of `o.model` (seeded by o.model.seed) with the loss options of `o`.

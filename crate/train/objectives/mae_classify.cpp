@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crate/io/checkpoint.hpp"
+#include "crate/train/objectives/classification.hpp"
 #include "crate/train/objectives/masked_autoencoding.hpp"
 #include "ops/ops.hpp"
 
@@ -22,15 +23,7 @@ TaskData MaeClassifyTask::open_data(const TrainOptions& o) {
 
 TaskStep MaeClassifyTask::step(const data::Batch& b, Phase phase, std::vector<LayerTrace>* traces) {
   const Tensor logits = model_->forward(b.x, traces);
-  TaskStep s;
-  s.loss = ops::cross_entropy(logits, b.y, -100, phase == Phase::train ? label_smoothing_ : 0.0);
-  const auto pred = ops::argmax(logits.detach(), 1).to_vector<std::int64_t>();
-  const auto y = b.y.to_vector<std::int64_t>();
-  std::int64_t correct = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
-  s.count = static_cast<std::int64_t>(y.size());
-  s.sums["accuracy"] = static_cast<double>(correct);
-  return s;
+  return classification_step(logits, b.y, phase == Phase::train ? label_smoothing_ : 0.0);
 }
 
 std::vector<const CrateLayer*> MaeClassifyTask::layers() const {
