@@ -29,10 +29,15 @@ namespace {
 
 const char* const kTextPeer = "tests/crate/models/text/text_peer.py";
 
+// Whether /usr/bin/python3 imports torch, asked once per process (an import costs seconds here).
+bool torch_importable() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") == 0;
+  return ok;
+}
+
 boost::unit_test::decorator::precondition require_text_peer() {
-  const std::string probe = "/usr/bin/python3 -c 'import torch' > /dev/null 2>&1";
-  return boost::unit_test::decorator::precondition([probe](boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(std::system(probe.c_str()) == 0);
+  return boost::unit_test::decorator::precondition([](boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result r(torch_importable());
     if (!r) r.message() << "PyTorch is not installed for /usr/bin/python3 (apt-get install python3-torch)";
     else if (!std::filesystem::exists(kTextPeer)) {
       r = false;
@@ -68,34 +73,63 @@ std::string config_json(const TextConfig& c) {
                      c.eta, c.lambda, c.ista_steps);
 }
 
-// Writes the model and batch, runs the peer; returns its exit status (0: OUT written).
-int run_text_peer(const std::string& mode, const TextModel& m, const Tensor& ids, const Tensor& y,
-                  const wbtest::TempDir& dir, const std::string& control) {
+// One run of the peer: the model and batch written to IN, OUT written by the peer when the job succeeds.
+struct PeerJob {
+  std::string mode, control, in, out;
+};
+
+PeerJob write_peer_input(const std::string& mode, const std::string& control, const TextModel& m, const Tensor& ids,
+                         const Tensor& y, const wbtest::TempDir& dir, int index) {
   NamedTensors all = m.named_parameters();
   all.emplace_back("ids", ids);
   all.emplace_back("targets", y);
-  write_safetensors(dir / "in.safetensors", all, {{"config", config_json(m.config())}});
-  const std::string cmd = fmt::format("/usr/bin/python3 {} {} {} {} --control {} 2> {}", kTextPeer, mode,
-                                      dir / "in.safetensors", dir / "out.safetensors", control, dir / "err.txt");
+  PeerJob job{mode, control, dir / fmt::format("in{}.safetensors", index), dir / fmt::format("out{}.safetensors", index)};
+  write_safetensors(job.in, all, {{"config", config_json(m.config())}});
+  return job;
+}
+
+// Runs every job in one python process (torch imported once). Returns the peer's exit status: the
+// number of failed jobs, 99 when it did not exit normally.
+int run_text_peer(const std::vector<PeerJob>& jobs, const wbtest::TempDir& dir) {
+  std::string cmd = fmt::format("/usr/bin/python3 {}", kTextPeer);
+  for (const PeerJob& j : jobs) cmd += fmt::format(" {}:{}:{}:{}", j.mode, j.in, j.out, j.control);
+  cmd += fmt::format(" 2> {}", dir / "err.txt");
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 99;
 }
 
-// Max |ours - torch| over the loss and every gradient (f64).
-double grad_gap(TextFamily f, const std::string& control, bool* loaded) {
+// What the peer wrote on stderr ("" before it ran).
+std::string peer_errors(const wbtest::TempDir& dir) {
+  return std::filesystem::exists(dir / "err.txt") ? wbtest::read_bytes(dir / "err.txt") : std::string();
+}
+
+// One float64 gradient comparison: our model, its loss and gradients, and the peer's job.
+struct GradCase {
+  TextFamily family;
+  std::unique_ptr<TextModel> model;
+  double loss = 0;
+  PeerJob job;
+};
+
+GradCase prepare_grads(TextFamily f, const std::string& control, const wbtest::TempDir& dir, int index) {
   Generator g(21);
   TextConfig c = parity_config(f, DType::f64);
-  auto m = make_text_model(c, g);
+  GradCase gc{f, make_text_model(c, g), 0, {}};
   const Tensor ids = parity_ids(22, c.vocab_size), y = parity_ids(23, c.vocab_size);
-  const Tensor loss = m->loss(ids, y);
+  const Tensor loss = gc.model->loss(ids, y);
   autograd::backward(loss);
-  wbtest::TempDir dir;
-  const int rc = run_text_peer("grads", *m, ids, y, dir, control);
-  *loaded = rc == 0;
-  if (rc != 0) return INFINITY;
-  const SafeTensors out = read_safetensors(dir / "out.safetensors");
-  double gap = std::abs(out.find("loss")->item() - loss.item());
-  for (const auto& [name, p] : m->named_parameters()) {
+  gc.loss = loss.item();
+  gc.job = write_peer_input("grads", control, *gc.model, ids, y, dir, index);
+  return gc;
+}
+
+// Max |ours - torch| over the loss and every gradient (f64); infinity when the peer wrote nothing.
+double grad_gap(const GradCase& gc, bool* loaded) {
+  *loaded = std::filesystem::exists(gc.job.out);
+  if (!*loaded) return INFINITY;
+  const SafeTensors out = read_safetensors(gc.job.out);
+  double gap = std::abs(out.find("loss")->item() - gc.loss);
+  for (const auto& [name, p] : gc.model->named_parameters()) {
     const Tensor* t = out.find("grad." + name);
     BOOST_TEST_REQUIRE(t != nullptr, "torch gives no gradient for " << name);
     const auto a = t->to_vector<double>(), b = p.grad().to_vector<double>();
@@ -105,57 +139,95 @@ double grad_gap(TextFamily f, const std::string& control, bool* loaded) {
   return gap;
 }
 
+// Prepares every case, runs the peer once over all of them; returns the peer's exit status.
+int run_grad_cases(std::vector<GradCase>& cases, const wbtest::TempDir& dir) {
+  std::vector<PeerJob> jobs;
+  for (const GradCase& gc : cases) jobs.push_back(gc.job);
+  return run_text_peer(jobs, dir);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(text_parity)
 
 BOOST_AUTO_TEST_CASE(loss_and_every_gradient_f64, *require_text_peer()) {
-  for (TextFamily f : {TextFamily::crate_gpt, TextFamily::crate_lm, TextFamily::gpt2}) {
+  wbtest::TempDir dir;
+  std::vector<GradCase> cases;
+  for (TextFamily f : {TextFamily::crate_gpt, TextFamily::crate_lm, TextFamily::gpt2})
+    cases.push_back(prepare_grads(f, "none", dir, static_cast<int>(cases.size())));
+  const int failed = run_grad_cases(cases, dir);
+  BOOST_TEST(failed == 0, peer_errors(dir));
+  for (const GradCase& gc : cases) {
     bool loaded = false;
-    const double gap = grad_gap(f, "none", &loaded);
-    BOOST_TEST(loaded, name_of(f) << ": the peer failed to load the weights");
-    BOOST_TEST(gap < 1e-10, name_of(f) << ": max gap " << gap);
+    const double gap = grad_gap(gc, &loaded);
+    BOOST_TEST(loaded, name_of(gc.family) << ": the peer failed to load the weights");
+    BOOST_TEST(gap < 1e-10, name_of(gc.family) << ": max gap " << gap);
   }
 }
 
 BOOST_AUTO_TEST_CASE(negative_controls_fail, *require_text_peer()) {
+  wbtest::TempDir dir;
+  std::vector<GradCase> cases;
+  cases.push_back(prepare_grads(TextFamily::crate_gpt, "no-mask", dir, 0));
+  cases.push_back(prepare_grads(TextFamily::gpt2, "no-mask", dir, 1));
+  cases.push_back(prepare_grads(TextFamily::crate_gpt, "ln-f", dir, 2));
+  // attn.bias as a parameter: the official state dict then expects a weight that our file lacks, so the
+  // strict load refuses (a buffer is not a weight): exactly this one job fails.
+  cases.push_back(prepare_grads(TextFamily::crate_gpt, "attn-bias-param", dir, 3));
+  const int failed = run_grad_cases(cases, dir);
+  BOOST_TEST(failed == 1, peer_errors(dir));
   bool loaded = false;
-  for (TextFamily f : {TextFamily::crate_gpt, TextFamily::gpt2}) {
-    const double gap = grad_gap(f, "no-mask", &loaded);
+  for (int k = 0; k < 2; ++k) {
+    const double gap = grad_gap(cases[k], &loaded);
     BOOST_TEST(loaded);
-    BOOST_TEST(gap > 1e-4, name_of(f) << " without the causal mask still agrees (gap " << gap << ")");
+    BOOST_TEST(gap > 1e-4, name_of(cases[k].family) << " without the causal mask still agrees (gap " << gap << ")");
   }
-  const double ln_f = grad_gap(TextFamily::crate_gpt, "ln-f", &loaded);
+  const double ln_f = grad_gap(cases[2], &loaded);
   BOOST_TEST(loaded);
   BOOST_TEST(ln_f > 1e-4, "CRATE-GPT with an ln_f added still agrees (gap " << ln_f << ")");
-  // attn.bias as a parameter: the official state dict then lacks nothing but our file lacks it, so the
-  // strict load refuses (a buffer is not a weight).
-  (void)grad_gap(TextFamily::crate_gpt, "attn-bias-param", &loaded);
+  (void)grad_gap(cases[3], &loaded);
   BOOST_TEST(!loaded, "a strict load with attn.bias as a parameter succeeded");
+  BOOST_TEST(wbtest::contains(peer_errors(dir), "attn.bias"));
 }
 
 BOOST_AUTO_TEST_CASE(ten_adamw_steps_f32, *require_text_peer()) {
-  for (TextFamily f : {TextFamily::crate_gpt, TextFamily::gpt2}) {
+  wbtest::TempDir dir;
+  const std::vector<TextFamily> families = {TextFamily::crate_gpt, TextFamily::gpt2};
+  struct AdamwCase {
+    std::unique_ptr<TextModel> model;
+    Tensor ids, y;
+    PeerJob job;
+  };
+  std::vector<AdamwCase> cases;
+  for (TextFamily f : families) {
     Generator g(31);
     TextConfig c = parity_config(f, DType::f32);
-    auto m = make_text_model(c, g);
-    const Tensor ids = parity_ids(32, c.vocab_size), y = parity_ids(33, c.vocab_size);
-    wbtest::TempDir dir;
-    BOOST_TEST_REQUIRE(run_text_peer("adamw", *m, ids, y, dir, "none") == 0);  // before our steps move the weights
-    optim::AdamW opt(optim::split_decay(m->named_parameters(), 1e-3, 0.1), optim::AdamWOptions{0.9, 0.95, 1e-8});
+    AdamwCase ac{make_text_model(c, g), parity_ids(32, c.vocab_size), parity_ids(33, c.vocab_size), {}};
+    // written before our steps move the weights
+    ac.job = write_peer_input("adamw", "none", *ac.model, ac.ids, ac.y, dir, static_cast<int>(cases.size()));
+    cases.push_back(std::move(ac));
+  }
+  std::vector<PeerJob> jobs;
+  for (const AdamwCase& ac : cases) jobs.push_back(ac.job);
+  const int failed = run_text_peer(jobs, dir);
+  BOOST_TEST_REQUIRE(failed == 0, peer_errors(dir));
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    AdamwCase& ac = cases[i];
+    optim::AdamW opt(optim::split_decay(ac.model->named_parameters(), 1e-3, 0.1), optim::AdamWOptions{0.9, 0.95, 1e-8});
     std::vector<double> ours;
     for (int s = 0; s < 10; ++s) {
       opt.zero_grad();
-      const Tensor loss = m->loss(ids, y);
+      const Tensor loss = ac.model->loss(ac.ids, ac.y);
       ours.push_back(loss.item());
       autograd::backward(loss);
       opt.step();
     }
-    const SafeTensors out = read_safetensors(dir / "out.safetensors");
+    const SafeTensors out = read_safetensors(ac.job.out);
     const auto theirs = out.find("losses")->to_vector<double>();
     BOOST_TEST_REQUIRE(theirs.size() == 10u);
     for (int s = 0; s < 10; ++s)
-      BOOST_TEST(std::abs(ours[s] - theirs[s]) < 1e-5, name_of(f) << " step " << s << ": " << ours[s] << " vs " << theirs[s]);
+      BOOST_TEST(std::abs(ours[s] - theirs[s]) < 1e-5,
+                 name_of(families[i]) << " step " << s << ": " << ours[s] << " vs " << theirs[s]);
     BOOST_TEST(ours.back() < ours.front());
   }
 }

@@ -10,17 +10,17 @@ description, not from whitebox's C++:
   CRATE-LM: the same attention, the overcomplete ISTA (W (4d, d), two steps, decoded by W), ln_f.
   GPT-2: nanoGPT (c_attn d -> 3d, GELU MLP of 4d with nn.GELU(), ln_f, bias flag).
 
-  text_peer.py grads IN OUT [--control C]
-      IN: safetensors with the model's parameters (official names), "ids" and "targets" (i64), and
-      metadata "config" (JSON: family, vocab_size, block_size, dim, depth, heads, bias, eta, lambda).
+  text_peer.py JOB [JOB...] [--steps 10] [--lr 1e-3]      JOB = MODE:IN:OUT:CONTROL, all in one process
+  MODE grads: IN is safetensors with the model's parameters (official names), "ids" and "targets" (i64),
+      and metadata "config" (JSON: family, vocab_size, block_size, dim, depth, heads, bias, eta, lambda).
       Loads the parameters with load_state_dict(strict=True), then writes OUT with "loss" and
       "grad.<name>" for every parameter, in float64.
-  text_peer.py adamw IN OUT [--control C] [--steps 10] [--lr 1e-3]
-      float32: AdamW(betas=(0.9, 0.95), eps 1e-8, weight_decay 0.1 on tensors of >= 2 dims, none on the
-      others), `steps` steps on the fixed batch; OUT holds "losses" (steps,) before each update.
+  MODE adamw: float32, AdamW(betas=(0.9, 0.95), eps 1e-8, weight_decay 0.1 on tensors of >= 2 dims, none
+      on the others), `steps` steps on the fixed batch; OUT holds "losses" (steps,) before each update.
   Controls (each must break parity): no-mask (the causal mask missing), ln-f (an ln_f added to
   CRATE-GPT), attn-bias-param (attn.bias a parameter instead of a buffer: the strict load fails).
-Exit 0 on success, 1 on a failed load, 2 when torch is missing.
+CONTROL none runs the model as transcribed. A job that fails writes no OUT. Exit status: the number of
+failed jobs; 2 when torch is missing is told apart by its message on stderr.
 """
 import argparse
 import json
@@ -225,23 +225,11 @@ def build(args, dtype):
             state.setdefault(k, v)
         if args.control == "ln-f" and k.startswith("transformer.ln_f."):
             state.setdefault(k, v)  # the added ln_f at its init (weight 1, bias 0): still a different model
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        sys.stderr.write(f"text_peer: load_state_dict failed: {e}\n")
-        sys.exit(1)
+    model.load_state_dict(state, strict=True)  # a RuntimeError fails this job (no OUT written)
     return model, tensors["ids"], tensors["targets"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["grads", "adamw"])
-    ap.add_argument("inp")
-    ap.add_argument("out")
-    ap.add_argument("--control", default="none", choices=["none", "no-mask", "ln-f", "attn-bias-param"])
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    args = ap.parse_args()
+def run_job(args):
     torch.manual_seed(0)
     if args.mode == "grads":
         model, ids, y = build(args, torch.float64)
@@ -267,6 +255,31 @@ def main():
         loss.backward()
         opt.step()
     write_st(args.out, {"losses": torch.tensor(losses, dtype=torch.float64)})
+
+
+def main():
+    # One job per argument, "MODE:IN:OUT:CONTROL" (MODE grads or adamw), all in one process, so torch is
+    # imported once. A job that fails (e.g. the strict load refuses the weights) writes no OUT, says why on
+    # stderr, and the others still run; the exit status is the number of failed jobs (at most 100).
+    ap = argparse.ArgumentParser()
+    ap.add_argument("jobs", nargs="+", help="MODE:IN:OUT:CONTROL")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    args = ap.parse_args()
+    failed = 0
+    for spec in args.jobs:
+        parts = spec.split(":")
+        if len(parts) != 4 or parts[0] not in ("grads", "adamw") or \
+                parts[3] not in ("none", "no-mask", "ln-f", "attn-bias-param"):
+            sys.exit(f"text_peer: bad job {spec!r} (want MODE:IN:OUT:CONTROL)")
+        job = argparse.Namespace(mode=parts[0], inp=parts[1], out=parts[2], control=parts[3],
+                                 steps=args.steps, lr=args.lr)
+        try:
+            run_job(job)
+        except RuntimeError as e:
+            sys.stderr.write(f"text_peer: {spec}: {e}\n")
+            failed += 1
+    sys.exit(min(failed, 100))
 
 
 if __name__ == "__main__":
