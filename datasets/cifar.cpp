@@ -17,8 +17,8 @@ constexpr std::int64_t kRecord = 1 + kPixels;       // 3073
 
 // Appends the records of one file to d, reading a block of 32 records at a time straight into d (memory
 // grows only as records arrive, one block beyond them), and stops with an error once the file holds
-// more than max_records.
-void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_records) {
+// more than max_records. wanted > 0: stops once d holds that many records, without checking the rest.
+void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_records, std::int64_t wanted) {
   ByteStream in(path);
   constexpr std::int64_t kBlock = 32;  // records per read (98 KB)
   std::vector<std::uint8_t> block(static_cast<std::size_t>(kBlock * kRecord));
@@ -26,7 +26,10 @@ void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_recor
   std::size_t tail = 0;  // bytes of an incomplete last record
   for (;;) {
     const std::size_t got = in.read(block.data(), block.size());
-    const auto whole = static_cast<std::int64_t>(got / kRecord);
+    auto whole = static_cast<std::int64_t>(got / kRecord);
+    const auto have = static_cast<std::int64_t>(d.labels.size());
+    const bool enough = wanted > 0 && have + whole >= wanted;
+    if (enough) whole = wanted - have;
     if (records + whole > max_records)
       throw std::runtime_error(fmt::format("{}: holds more than {} records of {} bytes, the most a CIFAR-10 file may "
                                            "hold (the whole data set has 60000): not a CIFAR-10 batch{}",
@@ -43,6 +46,7 @@ void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_recor
       std::copy(rec + 1, rec + kRecord, d.pixels.begin() + static_cast<std::ptrdiff_t>(base + r * kPixels));
     }
     records += whole;
+    if (enough) return;
     tail = got - static_cast<std::size_t>(whole * kRecord);
     if (got < block.size()) break;
   }
@@ -55,7 +59,9 @@ void read_cifar_file(const std::string& path, Dataset& d, std::int64_t max_recor
 
 }  // namespace
 
-Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name, std::int64_t max_records) {
+Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name, std::int64_t max_records,
+                           std::int64_t first) {
+  if (first < 0) throw std::invalid_argument(fmt::format("read_cifar10_files({}): first = {} must be >= 0", name, first));
   if (paths.empty()) throw std::invalid_argument(fmt::format("read_cifar10_files({}): no files given", name));
   Dataset d;
   d.name = std::move(name);
@@ -64,11 +70,14 @@ Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string na
   d.width = kSide;
   d.num_classes = 10;
   d.class_names = cifar10_classes();
-  for (const auto& p : paths) read_cifar_file(p, d, max_records);
+  for (const auto& p : paths) {
+    read_cifar_file(p, d, max_records, first);
+    if (first > 0 && static_cast<std::int64_t>(d.labels.size()) >= first) break;
+  }
   return d;
 }
 
-Dataset load_cifar10(const std::string& dir, Split split) {
+Dataset load_cifar10(const std::string& dir, Split split, std::int64_t first) {
   std::string root = dir;
   std::error_code ec;
   const auto nested = std::filesystem::path(dir) / "cifar-10-batches-bin";
@@ -83,7 +92,7 @@ Dataset load_cifar10(const std::string& dir, Split split) {
   } else {
     paths.push_back(find_gz_or_plain(root, "test_batch.bin", "CIFAR-10 test batch"));
   }
-  return read_cifar10_files(paths, fmt::format("cifar10/{}", split_name(split)));
+  return read_cifar10_files(paths, fmt::format("cifar10/{}", split_name(split)), kMaxCifarRecords, first);
 }
 
 const std::vector<std::string>& cifar10_classes() {

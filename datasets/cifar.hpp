@@ -17,14 +17,15 @@ namespace wb::data {
 
 // `dir` holds the .bin files; when it does not but dir/cifar-10-batches-bin does (the directory the
 // official tarball extracts to), that one is used.
-Dataset load_cifar10(const std::string& dir, Split split);
+// `first` > 0 reads only the first `first` records of the split (the rest is neither read nor checked).
+Dataset load_cifar10(const std::string& dir, Split split, std::int64_t first = 0);
 // Concatenates the records of the given files, in order, into one Dataset called `name`.
 // A file holding more than max_records records is an error, found before more than one 32-record
 // block beyond the limit is read: the format has no header, so this cap bounds what a file (or a gzip
 // bomb) can cost. The default is the 60000 images of the whole data set.
 inline constexpr std::int64_t kMaxCifarRecords = 60000;
 Dataset read_cifar10_files(const std::vector<std::string>& paths, std::string name,
-                           std::int64_t max_records = kMaxCifarRecords);
+                           std::int64_t max_records = kMaxCifarRecords, std::int64_t first = 0);
 
 const std::vector<std::string>& cifar10_classes();  // "airplane", "automobile", ... "truck"
 

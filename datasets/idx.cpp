@@ -45,8 +45,9 @@ std::array<std::uint32_t, Words> read_header(ByteStream& in, std::uint32_t magic
   return words;
 }
 
-// Reads exactly `expected` payload bytes, then checks that the stream ends there.
-std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, const std::string& what) {
+// Reads exactly `expected` payload bytes, then (check_end) checks that the stream ends there.
+std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, const std::string& what,
+                                       bool check_end = true) {
   std::vector<std::uint8_t> out;
   // Grow as data arrives, never trusting the header alone: the buffer is at most twice what the stream
   // has delivered (plus 64 KiB), so a small file declaring a large payload costs little.
@@ -63,6 +64,7 @@ std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, c
   if (done < expected)
     throw std::runtime_error(fmt::format("{}: expected {} {} after the header, found {}{}", in.path(), expected, what,
                                          done, in.end_note()));
+  if (!check_end) return out;
   constexpr std::uint64_t kCountExtra = std::uint64_t{1} << 20;  // count this far, then say "more than"
   const std::uint64_t extra = in.skip_rest(kCountExtra);
   if (extra > kCountExtra)
@@ -75,9 +77,15 @@ std::vector<std::uint8_t> read_payload(ByteStream& in, std::uint64_t expected, c
   return out;
 }
 
+// How many of `declared` items to read when the caller wants the first `first` (0: all).
+std::uint32_t items_to_read(std::uint32_t declared, std::int64_t first) {
+  if (first < 0) throw std::invalid_argument(fmt::format("IDX reader: first = {} must be >= 0", first));
+  return first > 0 && first < declared ? static_cast<std::uint32_t>(first) : declared;
+}
+
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
+IdxImages read_idx_images(const std::string& path, std::int64_t first) {
   ByteStream in(path);
   const auto h = read_header<4>(in, kImagesMagic, "IDX3 unsigned-byte images");
   if (h[1] == 0 || h[2] == 0 || h[3] == 0)
@@ -88,19 +96,25 @@ IdxImages read_idx_images(const std::string& path) {
     throw std::runtime_error(fmt::format("{}: header fields count {} x rows {} x cols {} promise {:.4g} pixel bytes, "
                                          "more than the {} bytes a readable IDX file may hold (corrupt header?)",
                                          path, h[1], h[2], h[3], static_cast<double>(per_image) * h[1], kMaxPayload));
+  const std::uint32_t n = items_to_read(h[1], first);
   IdxImages out;
-  out.count = h[1];
+  out.count = n;
+  out.header_count = h[1];
   out.rows = h[2];
   out.cols = h[3];
-  out.pixels = read_payload(in, per_image * h[1], fmt::format("pixel bytes ({} images of {}x{})", h[1], h[2], h[3]));
+  out.pixels = read_payload(in, per_image * n, fmt::format("pixel bytes ({} images of {}x{})", n, h[2], h[3]),
+                            n == h[1]);
   return out;
 }
 
-std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t num_classes) {
+std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t num_classes, std::int64_t first,
+                                          std::int64_t* header_count) {
   ByteStream in(path);
   const auto h = read_header<2>(in, kLabelsMagic, "IDX1 unsigned-byte labels");
   if (h[1] == 0) throw std::runtime_error(fmt::format("{}: expected a positive label count, found 0", path));
-  const auto raw = read_payload(in, h[1], fmt::format("label bytes ({} labels)", h[1]));
+  if (header_count) *header_count = h[1];
+  const std::uint32_t n = items_to_read(h[1], first);
+  const auto raw = read_payload(in, n, fmt::format("label bytes ({} labels)", n), n == h[1]);
   std::vector<std::int64_t> labels(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
     if (raw[i] >= num_classes)
@@ -112,14 +126,15 @@ std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t 
 }
 
 Dataset load_idx(const std::string& images_path, const std::string& labels_path, std::string name,
-                 std::vector<std::string> class_names) {
-  IdxImages images = read_idx_images(images_path);
+                 std::vector<std::string> class_names, std::int64_t first) {
+  IdxImages images = read_idx_images(images_path, first);
   const auto num_classes = static_cast<std::int64_t>(class_names.size());
   if (num_classes == 0) throw std::invalid_argument(fmt::format("load_idx({}): no class names given", name));
-  std::vector<std::int64_t> labels = read_idx_labels(labels_path, num_classes);
-  if (static_cast<std::int64_t>(labels.size()) != images.count)
+  std::int64_t declared_labels = 0;
+  std::vector<std::int64_t> labels = read_idx_labels(labels_path, num_classes, first, &declared_labels);
+  if (declared_labels != images.header_count)
     throw std::runtime_error(fmt::format("{}: expected one label per image of {} ({} labels), found {} labels",
-                                         labels_path, images_path, images.count, labels.size()));
+                                         labels_path, images_path, images.header_count, declared_labels));
   Dataset d;
   d.name = std::move(name);
   d.channels = 1;
@@ -133,21 +148,24 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
 }
 
 namespace {
-Dataset load_idx_split(const std::string& dir, Split split, const char* set, const std::vector<std::string>& classes) {
+Dataset load_idx_split(const std::string& dir, Split split, const char* set, const std::vector<std::string>& classes,
+                       std::int64_t first) {
   const std::string prefix = split == Split::train ? "train" : "t10k";
   const std::string images =
       find_gz_or_plain(dir, prefix + "-images-idx3-ubyte", fmt::format("{} {} images", set, split_name(split)));
   const std::string labels =
       find_gz_or_plain(dir, prefix + "-labels-idx1-ubyte", fmt::format("{} {} labels", set, split_name(split)));
-  return load_idx(images, labels, fmt::format("{}/{}", set, split_name(split)), classes);
+  return load_idx(images, labels, fmt::format("{}/{}", set, split_name(split)), classes, first);
 }
 }  // namespace
 
-Dataset load_fashion_mnist(const std::string& dir, Split split) {
-  return load_idx_split(dir, split, "fashion-mnist", fashion_mnist_classes());
+Dataset load_fashion_mnist(const std::string& dir, Split split, std::int64_t first) {
+  return load_idx_split(dir, split, "fashion-mnist", fashion_mnist_classes(), first);
 }
 Dataset load_fashion_mnist(Split split) { return load_fashion_mnist(kFashionMnistDir, split); }
-Dataset load_mnist(const std::string& dir, Split split) { return load_idx_split(dir, split, "mnist", mnist_classes()); }
+Dataset load_mnist(const std::string& dir, Split split, std::int64_t first) {
+  return load_idx_split(dir, split, "mnist", mnist_classes(), first);
+}
 
 const std::vector<std::string>& fashion_mnist_classes() {
   static const std::vector<std::string> names{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

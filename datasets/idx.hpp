@@ -26,23 +26,29 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // larger header is refused before anything is read; below it, memory grows only as data arrives.
 inline constexpr std::uint64_t kMaxIdxPayload = std::uint64_t{1} << 32;
 
+// `first` > 0 reads only the first `first` items (all of them when the file has fewer): the rest of the
+// file is then neither decompressed nor checked, which is what `--train-limit` / `--test-limit` want.
+// 0 reads the whole file and checks that it ends where its header says.
 struct IdxImages {
-  std::int64_t count = 0, rows = 0, cols = 0;  // N, H, W
+  std::int64_t count = 0, rows = 0, cols = 0;  // N (as read), H, W
+  std::int64_t header_count = 0;               // the count the header declares (= count without `first`)
   std::vector<std::uint8_t> pixels;            // N x H x W
 };
-IdxImages read_idx_images(const std::string& path);
-// Labels as class indices; each must be < num_classes.
-std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t num_classes = 10);
+IdxImages read_idx_images(const std::string& path, std::int64_t first = 0);
+// Labels as class indices; each must be < num_classes. *header_count (if given) gets the declared count.
+std::vector<std::int64_t> read_idx_labels(const std::string& path, std::int64_t num_classes = 10,
+                                          std::int64_t first = 0, std::int64_t* header_count = nullptr);
 
-// Reads an image file and its label file into a Dataset (C = 1) with the given classes.
+// Reads an image file and its label file into a Dataset (C = 1) with the given classes; their headers
+// must declare the same count.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path, std::string name,
-                 std::vector<std::string> class_names);
+                 std::vector<std::string> class_names, std::int64_t first = 0);
 
 // {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in `dir`: train 60000 and test 10000 images of 28x28.
 // Fashion-MNIST and MNIST use the same file names; only the classes differ.
-Dataset load_fashion_mnist(const std::string& dir, Split split);
+Dataset load_fashion_mnist(const std::string& dir, Split split, std::int64_t first = 0);
 Dataset load_fashion_mnist(Split split = Split::train);  // from kFashionMnistDir
-Dataset load_mnist(const std::string& dir, Split split);
+Dataset load_mnist(const std::string& dir, Split split, std::int64_t first = 0);
 
 const std::vector<std::string>& fashion_mnist_classes();  // "T-shirt/top", "Trouser", ... "Ankle boot"
 const std::vector<std::string>& mnist_classes();          // "0" ... "9"

@@ -10,8 +10,8 @@
 namespace wb::data {
 namespace {
 
-Dataset fashion_mnist(const std::string& dir, Split split) {
-  return dir.empty() ? load_fashion_mnist(split) : load_fashion_mnist(dir, split);
+Dataset fashion_mnist(const std::string& dir, Split split, std::int64_t first) {
+  return load_fashion_mnist(dir.empty() ? std::string(kFashionMnistDir) : dir, split, first);
 }
 
 }  // namespace
@@ -39,12 +39,12 @@ const DatasetInfo& dataset_info(const std::string& name) {
   throw std::invalid_argument(fmt::format("unknown dataset '{}' (known: {})", name, known));
 }
 
-Dataset load_dataset(const std::string& name, const std::string& dir, Split split) {
+Dataset load_dataset(const std::string& name, const std::string& dir, Split split, std::int64_t first) {
   const DatasetInfo& info = dataset_info(name);
   if (dir.empty() && info.needs_dir)
     throw std::invalid_argument(
         fmt::format("--data {} needs --data-dir (the directory of {})", info.name, info.dir_hint));
-  return info.load(dir, split);
+  return info.load(dir, split, first);
 }
 
 }  // namespace wb::data

@@ -17,7 +17,8 @@ struct DatasetInfo {
   std::string dir_hint;       // what --data-dir must hold
   bool needs_dir = false;     // true: no default location, --data-dir is required
   Normalization normalization;
-  Dataset (*load)(const std::string& dir, Split split) = nullptr;  // dir "" = the default location
+  // dir "" = the default location; first > 0: only the first `first` items (the rest is not read)
+  Dataset (*load)(const std::string& dir, Split split, std::int64_t first) = nullptr;
 };
 
 const std::vector<DatasetInfo>& dataset_registry();
@@ -25,7 +26,8 @@ std::vector<std::string> dataset_names();
 // The entry of `name`; throws std::invalid_argument "unknown dataset 'x' (known: a, b, c)".
 const DatasetInfo& dataset_info(const std::string& name);
 // Loads a split of a named dataset; dir "" = its default location (an error naming --data-dir for a
-// dataset that has none).
-Dataset load_dataset(const std::string& name, const std::string& dir, Split split);
+// dataset that has none). first > 0 loads only the first `first` items, without reading (or checking) the
+// rest of the files: what a run with --train-limit / --test-limit uses.
+Dataset load_dataset(const std::string& name, const std::string& dir, Split split, std::int64_t first = 0);
 
 }  // namespace wb::data

@@ -63,6 +63,23 @@ BOOST_AUTO_TEST_CASE(reads_train_and_test_splits) {
   BOOST_CHECK_NO_THROW(test.validate());
 }
 
+BOOST_AUTO_TEST_CASE(the_first_n_records_only) {
+  TempDir dir;
+  write_split_files(dir.str());
+  // Three records: all of batch 1 and the first of batch 2; a broken batch 3 is never opened.
+  Bytes broken = batch_file(3, 2);
+  broken.pop_back();
+  wbtest::write_file(dir.str() + "/data_batch_3.bin", broken, false);
+  check_error<std::runtime_error>([&] { load_cifar10(dir.str(), Split::train); }, {"data_batch_3.bin", "left over"});
+  const Dataset three = load_cifar10(dir.str(), Split::train, 3);
+  BOOST_TEST(three.size() == 3);
+  check_image(three, 0, 1, 0);
+  check_image(three, 1, 1, 1);
+  check_image(three, 2, 2, 0);
+  BOOST_TEST(three.pixels.size() == 3u * 3072u);
+  BOOST_TEST(load_cifar10(dir.str(), Split::test, 99).size() == 3);  // more than there are: all, checked
+}
+
 BOOST_AUTO_TEST_CASE(finds_the_tarball_directory_and_gzip_files) {
   TempDir dir;
   write_split_files(dir.str() + "/cifar-10-batches-bin");

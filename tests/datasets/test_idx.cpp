@@ -93,6 +93,39 @@ BOOST_AUTO_TEST_CASE(truncated_files_are_errors) {
   check_error<std::runtime_error>([&] { read_idx_images(path); }, {path, "expected a 16-byte IDX header, found 0 bytes"});
 }
 
+BOOST_AUTO_TEST_CASE(the_first_n_items_only) {
+  TempDir dir;
+  // A file cut inside its third image: whole, it is an error; its first two images read fine, and the
+  // cut is not looked at (that is what a limit means).
+  const Bytes full = wbtest::idx_images(3, 2, 4, three_images());
+  const Bytes cut(full.begin(), full.end() - 4);
+  for (bool gz : {false, true}) {
+    const std::string images = dir.file(gz ? "train-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte");
+    const std::string labels = dir.file(gz ? "train-labels-idx1-ubyte.gz" : "t10k-labels-idx1-ubyte");
+    wbtest::write_file(images, cut, gz);
+    wbtest::write_file(labels, wbtest::idx_labels(kLabels), gz);
+    const IdxImages two = read_idx_images(images, 2);
+    BOOST_TEST(two.count == 2);
+    BOOST_TEST(two.header_count == 3);
+    const Bytes all = three_images();
+    BOOST_TEST((two.pixels == Bytes(all.begin(), all.begin() + 16)));
+    BOOST_TEST((read_idx_labels(labels, 10, 2) == std::vector<std::int64_t>{0, 9}));
+    const Dataset d = load_fashion_mnist(dir.str(), gz ? Split::train : Split::test, 2);
+    BOOST_TEST(d.size() == 2);
+    BOOST_TEST(d.image(1)[1 * 4 + 3] == 113);
+    check_error<std::runtime_error>([&] { load_fashion_mnist(dir.str(), gz ? Split::train : Split::test, 3); },
+                                    {images, "expected 24 pixel bytes (3 images of 2x4) after the header, found 20"});
+    // More than the file holds: all of it, checked to its end.
+    wbtest::write_file(images, full, gz);
+    BOOST_TEST(load_fashion_mnist(dir.str(), gz ? Split::train : Split::test, 10).size() == 3);
+  }
+  // Headers that disagree are still an error with a limit.
+  wbtest::write_file(dir.file("t10k-labels-idx1-ubyte"), wbtest::idx_labels(Bytes{1, 2}), false);
+  check_error<std::runtime_error>([&] { load_fashion_mnist(dir.str(), Split::test, 1); },
+                                  {"expected one label per image", "(3 labels), found 2 labels"});
+  check_error<std::invalid_argument>([&] { read_idx_images(dir.file("t10k-images-idx3-ubyte"), -1); }, {"first = -1"});
+}
+
 BOOST_AUTO_TEST_CASE(truncated_gzip_stream_is_reported) {
   // A .gz file cut short: zlib stops mid-member and the reader says so.
   TempDir dir;

@@ -42,6 +42,21 @@ Tensor uniform(const Shape& shape, std::uint64_t seed, double lo, double hi, DTy
 // Marks t as a leaf that requires grad and returns it (for inline use).
 Tensor param(Tensor t);
 
+// Whether this test binary runs under AddressSanitizer (the CI's ASan+UBSan build, where every op costs
+// 10-30x more): exhaustive loops may sample there, since the release build runs them whole.
+constexpr bool kSanitized =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
 // The kernels' thread count set to n for a scope, and restored after it.
 struct ThreadCount {
   explicit ThreadCount(int n) : saved(wb::num_threads()) { wb::set_num_threads(n); }

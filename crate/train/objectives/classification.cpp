@@ -20,10 +20,9 @@ ClassificationTask::ClassificationTask(std::unique_ptr<CrateModel> model, double
 }
 
 TaskData ClassificationTask::open_data(const TrainOptions& o) {
-  auto train_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::train));
-  auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test));
-  if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
-  if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
+  auto train_set = std::make_shared<data::Dataset>(
+      data::load_dataset(o.data, o.data_dir, data::Split::train, o.train_limit));
+  auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test, o.test_limit));
   const CrateConfig& mc = model_->config();
   if (train_set->channels != mc.channels || train_set->height != mc.image_size || train_set->width != mc.image_size ||
       train_set->num_classes != mc.num_classes)

@@ -64,10 +64,9 @@ MaeTask::MaeTask(std::unique_ptr<MaskedAutoencoder> model, std::uint64_t seed)
 }
 
 TaskData mae_open_data(const TrainOptions& o, const MaeConfig& mc, std::int64_t classes, data::Batch* first_batch) {
-  auto train_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::train));
-  auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test));
-  if (o.train_limit > 0 && o.train_limit < train_set->size()) *train_set = train_set->subset(0, o.train_limit);
-  if (o.test_limit > 0 && o.test_limit < test_set->size()) *test_set = test_set->subset(0, o.test_limit);
+  auto train_set = std::make_shared<data::Dataset>(
+      data::load_dataset(o.data, o.data_dir, data::Split::train, o.train_limit));
+  auto test_set = std::make_shared<data::Dataset>(data::load_dataset(o.data, o.data_dir, data::Split::test, o.test_limit));
   if (train_set->channels != mc.channels || train_set->height != mc.image_size || train_set->width != mc.image_size)
     throw std::invalid_argument(fmt::format("train: model '{}' expects {}x{}x{} images; dataset '{}' has {}x{}x{}",
                                             mc.name, mc.channels, mc.image_size, mc.image_size, o.data,

@@ -26,6 +26,7 @@
 #include "crate/train/loop.hpp"
 #include "crate/train/run_state.hpp"
 #include "tests/crate/train/synthetic_task.hpp"
+#include "tests/support/check.hpp"
 #include "tests/support/files.hpp"
 
 using namespace wb;
@@ -150,9 +151,15 @@ BOOST_AUTO_TEST_CASE(a_failure_or_a_crash_at_every_file_operation_resumes_bit_fo
   BOOST_TEST(kinds[FileOp::link] == 4);
   BOOST_TEST_MESSAGE(ops.size() << " file operations, each failed and crashed in turn");
 
+  // Under ASan (wbtest::kSanitized) every third operation is tried in each mode, at offsets that differ
+  // between the modes, so each kind of operation is still failed and crashed; the release build of the
+  // same suite tries every one.
+  const std::size_t stride = wbtest::kSanitized ? 3 : 1;
   for (const FaultAction mode : {FaultAction::fail, FaultAction::crash}) {
     const char* mode_name = mode == FaultAction::fail ? "fail" : "crash";
-    for (std::size_t k = 0; k < ops.size(); ++k) {
+    std::map<FileOp, int> tried;
+    for (std::size_t k = mode == FaultAction::fail ? 0 : stride / 2; k < ops.size(); k += stride) {
+      tried[ops[k].first] += 1;
       const std::string out = dir / fmt::format("{}-{}", mode_name, k);
       const std::string where = fmt::format("{} at op {} ({} {})", mode_name, k, file_op_name(ops[k].first),
                                             fs::path(ops[k].second).filename().string());
@@ -184,6 +191,7 @@ BOOST_AUTO_TEST_CASE(a_failure_or_a_crash_at_every_file_operation_resumes_bit_fo
       BOOST_TEST(odd.empty(), where << ": left " << (odd.empty() ? "" : odd.front()));
       fs::remove_all(out);
     }
+    BOOST_TEST(tried.size() == kinds.size(), mode_name << ": not every kind of file operation was tried");
   }
 }
 
