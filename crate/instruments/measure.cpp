@@ -33,10 +33,33 @@ Tensor head_selectors(const BlockConfig& c) {
 
 std::vector<double> per_image(const Tensor& t) { return prim::cast(t, DType::f64).to_vector<double>(); }
 
+// ToST's variational compressed rate of the (B, n, K p) features w under the assignment pi (B, n, K)
+// (all ones when undefined), in the measurement convention (unit-norm per-head token projections,
+// eps^2 = e2): 1/2 sum_k (n_k / n) sum_i log(1 + (p / eps^2) sum_j pi_jk w^_jki^2 / n_k), n_k = sum_j pi_jk.
+Tensor variational_rate(const Tensor& w, const Tensor& assignment, std::int64_t heads, double e2) {
+  using prim::Binary;
+  using prim::Unary;
+  const std::int64_t b = w.size(0), n = w.size(1), p = w.size(2) / heads;
+  const Tensor w4 = prim::reshape(prim::cast(w, DType::f64), {b, n, heads, p});
+  const Tensor sq = prim::binary(Binary::mul, w4, w4);
+  const Tensor norm2 = prim::binary(Binary::maximum, prim::sum(sq, {3}, true), Tensor::scalar(1e-24, DType::f64));
+  const Tensor hat = prim::binary(Binary::div, sq, norm2);
+  const Tensor pi = assignment.defined() ? prim::cast(assignment, DType::f64) : Tensor::ones({b, n, heads}, DType::f64);
+  const Tensor nk = prim::sum(pi, {1}, true);  // (B, 1, K)
+  const Tensor x = prim::binary(Binary::div, prim::sum(prim::binary(Binary::mul, hat, prim::unsqueeze(pi, 3)), {1}, true),
+                                prim::unsqueeze(nk, 3));  // (B, 1, K, p)
+  const Tensor f = prim::unary(Unary::log, prim::unary(Unary::add_scalar,
+                                                       prim::unary(Unary::mul_scalar, x, static_cast<double>(p) / e2), 1.0));
+  const Tensor per_head = prim::sum(f, {3});  // (B, 1, K)
+  const Tensor weighted = prim::binary(Binary::mul, per_head, prim::unary(Unary::mul_scalar, nk, 0.5 / static_cast<double>(n)));
+  return prim::sum(weighted, {1, 2});
+}
+
 }  // namespace
 
 const std::vector<std::string>& measure_quantities() {
-  static const std::vector<std::string> q{"rc_in", "rc_half", "rc_out", "r_out", "delta_r", "nonzero", "l1", "srr"};
+  static const std::vector<std::string> q{"rc_in",   "rc_half", "rc_out", "r_out", "delta_r",
+                                          "nonzero", "l1",      "srr",    "rvar_c"};
   return q;
 }
 
@@ -74,6 +97,7 @@ LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& tra
     out["nonzero"].push_back(nzf);
     out["l1"].push_back(l1n);
     out["srr"].push_back(srr);
+    out["rvar_c"].push_back(per_image(variational_rate(t.qkv, t.assignment, c.heads, e2)));
   }
   return out;
 }
@@ -219,14 +243,15 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
 std::string format_table(const Measurement& m) {
   std::string s = fmt::format("{} ({} images; eps^2 = {}, unit-norm tokens, class token included)\n", m.label, m.images,
                               ops::kMeasurementEps);
-  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10}\n", "layer", "R^c(LN Z^l)",
-                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR");
+  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10} {:>10}\n", "layer", "R^c(LN Z^l)",
+                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR", "R^var_c");
   for (const auto& lm : m.layers) {
     const auto& v = lm.values;
-    s += fmt::format("{:>5} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>10.2f} {:>10.2f} {:>9.4f} ±{:<6.4f} {:>9.4f} {:>10.2f}\n",
+    const double rvar = v.count("rvar_c") ? v.at("rvar_c").mean : NAN;
+    s += fmt::format("{:>5} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>10.2f} {:>10.2f} {:>9.4f} ±{:<6.4f} {:>9.4f} {:>10.2f} {:>10.2f}\n",
                      lm.layer, v.at("rc_in").mean, v.at("rc_in").std, v.at("rc_half").mean, v.at("rc_half").std,
                      v.at("rc_out").mean, v.at("rc_out").std, v.at("r_out").mean, v.at("delta_r").mean,
-                     v.at("nonzero").mean, v.at("nonzero").std, v.at("l1").mean, v.at("srr").mean);
+                     v.at("nonzero").mean, v.at("nonzero").std, v.at("l1").mean, v.at("srr").mean, rvar);
   }
   return s;
 }
