@@ -3,6 +3,9 @@
 // forward and forward+backward wall time (median of --reps runs after a warm-up) and the tensor
 // allocator's peak bytes above the inputs. Prints a table and writes CSV; bench/bench_tssa.gp plots it.
 //   build/bench/bench_tssa [--reps 3] [--csv tssa.csv] [--max-gb 8] [--ns 256,1024,4096,16384]
+//                          [--threads N] [--clock wall|cpu]
+// --clock cpu (with --threads 1) counts the process's CPU time, not the time it spent descheduled on a
+// loaded machine (bench/harness.hpp).
 // MSSA runs whose estimated peak (about 2.5 x the K n^2 maps for forward+backward, 1 x for the
 // forward) exceeds --max-gb, or MemAvailable, are skipped and printed as such, never guessed.
 #include <cmath>
@@ -16,8 +19,10 @@
 #include <fmt/format.h>
 
 #include "autograd/engine.hpp"
+#include "autograd/grad_mode.hpp"
 #include "bench/harness.hpp"
 #include "ops/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/prim.hpp"
 #include "tensor/rng.hpp"
 #include "tensor/storage.hpp"
@@ -70,6 +75,8 @@ int main(int argc, char** argv) {
     if (a == "--reps") reps = std::stoi(v);
     else if (a == "--csv") csv_path = v;
     else if (a == "--max-gb") max_gb = std::stod(v);
+    else if (a == "--threads") set_num_threads(std::stoi(v));
+    else if (a == "--clock") bench::use_cpu_clock() = v == "cpu";
     else if (a == "--ns") {
       ns.clear();
       std::stringstream ss(v);
@@ -84,7 +91,10 @@ int main(int argc, char** argv) {
   const double scale = 1.0 / 8.0;
   std::ofstream csv(csv_path);
   csv << "n,op,fwd_s,fwd_peak_bytes,fwdbwd_s,fwdbwd_peak_bytes\n";
-  fmt::print("{:>6} {:>5} {:>12} {:>12} {:>14} {:>14}\n", "n", "op", "fwd ms", "fwd MiB", "fwd+bwd ms", "fwd+bwd MiB");
+  fmt::print("bench_tssa: d = {}, K = {}, one sequence, f32, {} threads, {} clock, median of {} runs\n", d, heads,
+             num_threads(), bench::use_cpu_clock() ? "cpu" : "wall", reps);
+  fmt::print("{:>6} {:>5} {:>12} {:>12} {:>14} {:>14} {:>16}\n", "n", "op", "fwd ms", "fwd MiB", "fwd+bwd ms",
+             "fwd+bwd MiB", "fwd peak / act");
   Generator gen(1);
   for (const std::int64_t n : ns) {
     Tensor x = Tensor::empty({1, n, d}, DType::f32);
@@ -110,7 +120,9 @@ int main(int argc, char** argv) {
       if (op == "tssa" || 2.5 * maps_gb <= avail) fb = measure([&] { run(true); }, reps);
       auto ms = [](double s) { return std::isnan(s) ? std::string("skipped") : fmt::format("{:.2f}", 1e3 * s); };
       auto mib = [](double b) { return std::isnan(b) ? std::string("skipped") : fmt::format("{:.1f}", b / 1048576.0); };
-      fmt::print("{:>6} {:>5} {:>12} {:>12} {:>14} {:>14}\n", n, op, ms(f.seconds), mib(f.peak_bytes), ms(fb.seconds),
+      fmt::print("bench_tssa: d = {}, K = {}, one sequence, f32, {} threads, {} clock, median of {} runs\n", d, heads,
+             num_threads(), bench::use_cpu_clock() ? "cpu" : "wall", reps);
+  fmt::print("{:>6} {:>5} {:>12} {:>12} {:>14} {:>14}\n", n, op, ms(f.seconds), mib(f.peak_bytes), ms(fb.seconds),
                  mib(fb.peak_bytes));
       std::fflush(stdout);
       csv << fmt::format("{},{},{},{},{},{}\n", n, op, f.seconds, f.peak_bytes, fb.seconds, fb.peak_bytes);

@@ -9,6 +9,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "crate/io/atomic_file.hpp"
+#include "crate/instruments/variational_rate.hpp"
 #include "crate/io/safetensors.hpp"
 #include "crate/report/plot.hpp"
 #include "ops/coding_rate.hpp"
@@ -32,28 +33,6 @@ Tensor head_selectors(const BlockConfig& c) {
 }
 
 std::vector<double> per_image(const Tensor& t) { return prim::cast(t, DType::f64).to_vector<double>(); }
-
-// ToST's variational compressed rate of the (B, n, K p) features w under the assignment pi (B, n, K)
-// (all ones when undefined), in the measurement convention (unit-norm per-head token projections,
-// eps^2 = e2): 1/2 sum_k (n_k / n) sum_i log(1 + (p / eps^2) sum_j pi_jk w^_jki^2 / n_k), n_k = sum_j pi_jk.
-Tensor variational_rate(const Tensor& w, const Tensor& assignment, std::int64_t heads, double e2) {
-  using prim::Binary;
-  using prim::Unary;
-  const std::int64_t b = w.size(0), n = w.size(1), p = w.size(2) / heads;
-  const Tensor w4 = prim::reshape(prim::cast(w, DType::f64), {b, n, heads, p});
-  const Tensor sq = prim::binary(Binary::mul, w4, w4);
-  const Tensor norm2 = prim::binary(Binary::maximum, prim::sum(sq, {3}, true), Tensor::scalar(1e-24, DType::f64));
-  const Tensor hat = prim::binary(Binary::div, sq, norm2);
-  const Tensor pi = assignment.defined() ? prim::cast(assignment, DType::f64) : Tensor::ones({b, n, heads}, DType::f64);
-  const Tensor nk = prim::sum(pi, {1}, true);  // (B, 1, K)
-  const Tensor x = prim::binary(Binary::div, prim::sum(prim::binary(Binary::mul, hat, prim::unsqueeze(pi, 3)), {1}, true),
-                                prim::unsqueeze(nk, 3));  // (B, 1, K, p)
-  const Tensor f = prim::unary(Unary::log, prim::unary(Unary::add_scalar,
-                                                       prim::unary(Unary::mul_scalar, x, static_cast<double>(p) / e2), 1.0));
-  const Tensor per_head = prim::sum(f, {3});  // (B, 1, K)
-  const Tensor weighted = prim::binary(Binary::mul, per_head, prim::unary(Unary::mul_scalar, nk, 0.5 / static_cast<double>(n)));
-  return prim::sum(weighted, {1, 2});
-}
 
 }  // namespace
 

@@ -7,12 +7,14 @@ My own transcription of ToST's operators as crate-family.md §2.7 describes them
 in their (batch, head, token, channel) layout with torch's own normalize / softmax / cumsum, not
 from whitebox's C++:
 
-  tssa_peer.py IN OUT [--control C]
+  tssa_peer.py IN OUT [--controls C1,C2,...]
     IN: safetensors (float64) with w (B, n, K p), temp (K), bias (K, T_max, 1), g (B, n, K p) the
     output weighting, x (B, n, d) and the block's parameters block.qkv.weight, block.qkv.bias,
     block.temp, block.to_out.0.weight, block.to_out.0.bias; metadata "heads".
-    OUT: y.vision, y.causal, y.block and the gradients of sum(g * y) for each: grad.vision.w,
-    grad.vision.temp, grad.causal.w, grad.causal.temp, grad.causal.bias, grad.block.<parameter>.
+    OUT: for each control C (default "none", the faithful transcription), C/y.vision, C/y.causal,
+    C/y.block and the gradients of sum(g * y) for each: C/grad.vision.w, C/grad.vision.temp,
+    C/grad.causal.w, C/grad.causal.temp, C/grad.causal.bias, C/grad.block.<parameter> (one process,
+    one torch import, for every control).
   Controls (each must break parity): no-colnorm (raw squared projections in Pi), softmax-tokens (Pi
   normalised over tokens instead of heads), full-statistics (the causal form with whole-sequence sums,
   not running ones), no-bias-sum (the causal bias added once instead of to each of the p channels).
@@ -103,21 +105,30 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("inp")
     ap.add_argument("out")
-    ap.add_argument("--control", default="none")
+    ap.add_argument("--controls", default="none")
     a = ap.parse_args()
     t, meta = read_st(a.inp)
     k = int(meta["heads"])
+    res = {}
+    for control in a.controls.split(","):
+        for name, v in run(t, k, control).items():
+            res[control + "/" + name] = v
+    write_st(a.out, res)
+    return 0
+
+
+def run(t, k, control):
     g = t["g"]
     res = {}
 
     w, temp = t["w"].clone().requires_grad_(), t["temp"].clone().requires_grad_()
-    y = vision_tssa(w, temp, k, a.control)
+    y = vision_tssa(w, temp, k, control)
     (y * g).sum().backward()
     res.update({"y.vision": y, "grad.vision.w": w.grad, "grad.vision.temp": temp.grad})
 
     w, temp = t["w"].clone().requires_grad_(), t["temp"].clone().requires_grad_()
     bias = t["bias"].clone().requires_grad_()
-    y = causal_tssa(w, temp, bias, k, a.control)
+    y = causal_tssa(w, temp, bias, k, control)
     (y * g).sum().backward()
     res.update({"y.causal": y, "grad.causal.w": w.grad, "grad.causal.temp": temp.grad, "grad.causal.bias": bias.grad})
 
@@ -125,13 +136,12 @@ def main():
     p = {n: t["block." + n].clone().requires_grad_() for n in names}
     x = t["x"]
     wb = F.linear(x, p["qkv.weight"], p["qkv.bias"])
-    y = F.linear(vision_tssa(wb, p["temp"], k, a.control), p["to_out.0.weight"], p["to_out.0.bias"])
+    y = F.linear(vision_tssa(wb, p["temp"], k, control), p["to_out.0.weight"], p["to_out.0.bias"])
     (y * g).sum().backward()
     res["y.block"] = y
     for n in names:
         res["grad.block." + n] = p[n].grad
-    write_st(a.out, res)
-    return 0
+    return res
 
 
 if __name__ == "__main__":
