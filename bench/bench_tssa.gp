@@ -11,14 +11,14 @@ set multiplot layout 1,2
 set title "time (1 sequence, d = 384, K = 6, f32)"
 set xlabel "tokens n"
 set ylabel "ms"
-plot csv using ($2 eq "tssa" ? $1 : 1/0):($3*1e3) with linespoints title "TSSA forward", \
-     csv using ($2 eq "tssa" ? $1 : 1/0):($5*1e3) with linespoints title "TSSA fwd+bwd", \
-     csv using ($2 eq "mssa" ? $1 : 1/0):($3*1e3) with linespoints title "MSSA forward", \
-     csv using ($2 eq "mssa" ? $1 : 1/0):($5*1e3) with linespoints title "MSSA fwd+bwd"
+plot csv using (strcol(2) eq "tssa" ? $1 : 1/0):($3*1e3) with points title "TSSA forward", \
+     csv using (strcol(2) eq "tssa" ? $1 : 1/0):($5*1e3) with points title "TSSA fwd+bwd", \
+     csv using (strcol(2) eq "mssa" ? $1 : 1/0):($3*1e3) with points title "MSSA forward", \
+     csv using (strcol(2) eq "mssa" ? $1 : 1/0):($5*1e3) with points title "MSSA fwd+bwd"
 set title "peak tensor memory above the input"
 set ylabel "MiB"
-plot csv using ($2 eq "tssa" ? $1 : 1/0):($4/1048576) with linespoints title "TSSA forward", \
-     csv using ($2 eq "tssa" ? $1 : 1/0):($6/1048576) with linespoints title "TSSA fwd+bwd", \
-     csv using ($2 eq "mssa" ? $1 : 1/0):($4/1048576) with linespoints title "MSSA forward", \
-     csv using ($2 eq "mssa" ? $1 : 1/0):($6/1048576) with linespoints title "MSSA fwd+bwd"
+plot csv using (strcol(2) eq "tssa" ? $1 : 1/0):($4/1048576) with points title "TSSA forward", \
+     csv using (strcol(2) eq "tssa" ? $1 : 1/0):($6/1048576) with points title "TSSA fwd+bwd", \
+     csv using (strcol(2) eq "mssa" ? $1 : 1/0):($4/1048576) with points title "MSSA forward", \
+     csv using (strcol(2) eq "mssa" ? $1 : 1/0):($6/1048576) with points title "MSSA fwd+bwd"
 unset multiplot
