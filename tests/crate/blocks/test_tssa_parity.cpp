@@ -63,14 +63,10 @@ std::map<std::string, double> compute_tssa_gaps() {
   const Tensor w0 = wbtest::randn({2, 6, 8}, 301), g = wbtest::randn({2, 6, 8}, 302), x = wbtest::randn({2, 6, 8}, 303);
   const Tensor temp0 = Tensor::from_vector(std::vector<double>{0.8, 1.7}, {2});
   const Tensor bias0 = prim::unary(prim::Unary::mul_scalar, wbtest::randn({2, 9, 1}, 304), 0.3);
-  NamedTensors ours;
-
   Tensor w = wbtest::param(prim::clone(w0)), temp = wbtest::param(prim::clone(temp0));
   const Tensor yv = ops::tssa(w, temp, heads);
   autograd::backward(ops::sum(ops::mul(yv, g)));
-  ours.emplace_back("y.vision", yv);
-  ours.emplace_back("grad.vision.w", w.grad());
-  ours.emplace_back("grad.vision.temp", temp.grad());
+  NamedTensors ours{{"y.vision", yv}, {"grad.vision.w", w.grad()}, {"grad.vision.temp", temp.grad()}};
 
   Tensor wc = wbtest::param(prim::clone(w0)), tc = wbtest::param(prim::clone(temp0)), bc = wbtest::param(prim::clone(bias0));
   const Tensor yc = ops::causal_tssa(wc, tc, bc, heads);
