@@ -203,8 +203,9 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
   if (!plot) return;
   Panel comp{"compression", "layer", "R^c(Z^l) [SSA block]", {}, false};
   Panel sparse{"sparsity", "layer", "||Z^{l+1}||_0 / (d n)", {}, false};
+  Panel variational{"variational rate (ToST)", "layer", "R^{var}_c(Z^l, Pi)", {}, false};
   for (const auto& m : ms) {
-    Series a{m.label, {}, {}, {}}, b{m.label, {}, {}, {}};
+    Series a{m.label, {}, {}, {}}, b{m.label, {}, {}, {}}, v{m.label, {}, {}, {}};
     for (const auto& lm : m.layers) {
       a.x.push_back(static_cast<double>(lm.layer));
       a.y.push_back(lm.values.at("rc_in").mean);
@@ -212,11 +213,19 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
       b.x.push_back(static_cast<double>(lm.layer));
       b.y.push_back(lm.values.at("nonzero").mean);
       b.err.push_back(lm.values.at("nonzero").std);
+      if (lm.values.count("rvar_c") != 0) {  // absent in logs written before it was measured
+        v.x.push_back(static_cast<double>(lm.layer));
+        v.y.push_back(lm.values.at("rvar_c").mean);
+        v.err.push_back(lm.values.at("rvar_c").std);
+      }
     }
     comp.series.push_back(a);
     sparse.series.push_back(b);
+    if (!v.x.empty()) variational.series.push_back(v);
   }
-  plot_png(prefix + ".png", {comp, sparse});
+  std::vector<Panel> panels{comp, sparse};
+  if (!variational.series.empty()) panels.push_back(variational);
+  plot_png(prefix + ".png", panels);
 }
 
 std::string format_table(const Measurement& m) {
