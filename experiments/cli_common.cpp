@@ -89,13 +89,18 @@ void ModelFlags::add(CLI::App& app, bool with_default) {
   app.add_option("--eta", eta, "ISTA step size (default 0.1)")->check(Positive);
   app.add_option("--lambda", lambda, "ISTA sparsity weight (default 0.1)")->check(NonNegative);
   app.add_option("--pool", pool, "head pooling")->check(one_of<crate::Pool>());
-  app.add_option("--attention", attention, "mssa (CRATE, tied U) or standard (separate Q, K, V)")
+  app.add_option("--attention", attention,
+                 "mssa (CRATE, tied U), standard (separate Q, K, V) or tssa (ToST's linear-time token statistics)")
       ->check(one_of<crate::AttentionKind>());
   app.add_option("--mlp", mlp, "ista (CRATE) or mlp (ViT's GELU MLP)")->check(one_of<crate::MlpKind>());
   app.add_option("--output-map", output_map, "free (W_o, official) or paper (U scaled by p/(N eps^2))")
       ->check(one_of<crate::OutputMap>());
   app.add_option("--dictionary", dictionary, "complete (d x d) or overcomplete (CRATE-alpha, d x 4d)")
       ->check(one_of<crate::Dictionary>());
+  app.add_option("--tssa-form", tssa_form, "TSSA's form: coded (ToST's code) or paper (raw ||U_k^T z||^2, d/eps^2)")
+      ->check(one_of<ops::TssaForm>());
+  app.add_option("--layer-scale", layer_scale, "LayerScale gammas initialised to this value (0: none)")
+      ->check(NonNegative);
   app.add_flag("--ista-residual", ista_residual, "add a residual connection around ISTA");
   app.add_flag("--learnable-ista", learnable_ista, "train eta and lambda");
   app.add_flag("--f64", f64, "float64 parameters and activations");
@@ -103,7 +108,7 @@ void ModelFlags::add(CLI::App& app, bool with_default) {
 
 bool ModelFlags::any_override() const {
   return dim || depth || heads || dim_head || patch || image_size || classes || eta || lambda || pool || attention ||
-         mlp || output_map || dictionary || ista_residual || learnable_ista || f64;
+         mlp || output_map || dictionary || ista_residual || learnable_ista || f64 || tssa_form || layer_scale;
 }
 
 crate::CrateConfig ModelFlags::resolve() const {
@@ -130,6 +135,8 @@ crate::CrateConfig ModelFlags::resolve() const {
   if (dictionary) c.dictionary = crate::enum_from_name<crate::Dictionary>(*dictionary, "--dictionary");
   if (ista_residual) c.ista_residual = true;
   if (learnable_ista) c.learnable_ista = true;
+  if (tssa_form) c.tssa_form = crate::enum_from_name<ops::TssaForm>(*tssa_form, "--tssa-form");
+  if (layer_scale) c.layer_scale = *layer_scale;
   if (f64) c.dtype = DType::f64;
   if (any_override()) c.name += "+custom";
   c.validate();
@@ -140,7 +147,7 @@ crate::MaeConfig MaeFlags::resolve(const ModelFlags& model) const {
   const std::string name = model.name.empty() || model.name == "crate-mini-28" ? "crate-mae-mini-28" : model.name;
   crate::MaeConfig c = crate::named_mae_config(name);
   if (model.pool || model.attention || model.mlp || model.output_map || model.dictionary || model.ista_residual ||
-      model.learnable_ista)
+      model.learnable_ista || model.tssa_form || model.layer_scale)
     throw std::invalid_argument(
         "MAE models: --pool, --attention, --mlp, --output-map, --dictionary, --ista-residual and --learnable-ista do not "
         "apply (name a vit-mae-* model for the ViT baseline)");

@@ -70,8 +70,11 @@ void add_verify_command(CLI::App& app) {
 
     if (config && (config->attention != crate::AttentionKind::mssa || config->inner_dim() != config->dim)) {
       fmt::print("== 2. MSSA as an approximate gradient step on R^c (spec §2.3) ==\nnot applicable: {}\n\n",
-                 config->attention != crate::AttentionKind::mssa ? "standard attention (separate Q, K, V) is not derived from R^c"
-                                             : "the derivation needs K p = d (subspaces spanning the space)");
+                 config->attention == crate::AttentionKind::tssa
+                     ? "TSSA is a step on ToST's variational bound of R^c, not MSSA's approximation of its gradient"
+                 : config->attention != crate::AttentionKind::mssa
+                     ? "standard attention (separate Q, K, V) is not derived from R^c"
+                     : "the derivation needs K p = d (subspaces spanning the space)");
       out["mssa"] = {{"applicable", false}};
     } else {
       crate::MssaOptions mo;

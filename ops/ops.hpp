@@ -16,4 +16,5 @@
 #include "ops/reduce.hpp"
 #include "ops/shape.hpp"
 #include "ops/softmax.hpp"
+#include "ops/tssa.hpp"
 #include "ops/unary.hpp"

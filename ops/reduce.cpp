@@ -52,7 +52,25 @@ class MaxNode final : public autograd::Node {
   Tensor idx_;
 };
 
+class CumsumNode final : public autograd::Node {
+ public:
+  CumsumNode(std::int64_t axis, bool reverse) : axis_(axis), reverse_(reverse) {}
+  std::string_view name() const override { return "cumsum"; }
+  std::vector<Tensor> backward(const Tensor& dy) override { return {prim::cumsum(dy, axis_, !reverse_)}; }
+
+ private:
+  std::int64_t axis_;
+  bool reverse_;
+};
+
 }  // namespace
+
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool reverse) {
+  const std::int64_t a = normalize_axis(axis, x.dim(), "cumsum");
+  Tensor y = prim::cumsum(x, a, reverse);
+  autograd::record<CumsumNode>(y, {x}, a, reverse);
+  return y;
+}
 
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   Tensor y = prim::sum(x, axes, keepdim);

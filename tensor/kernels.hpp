@@ -78,6 +78,9 @@ template <Device D>
 void max_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, const Tensor& values,
               const Tensor& indices);
 template <Device D> double sum_all(const Tensor& x);  // contiguous
+// x contiguous (outer, r, inner); out the same shape: running sums along r (from the end with reverse)
+template <Device D>
+void cumsum_axis(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool reverse, const Tensor& out);
 
 // ---------------- matrix products (cpu/matmul.cpp) ----------------
 template <Device D> void gemm(const GemmBatch& g, const Tensor& a, const Tensor& b, const Tensor& c);

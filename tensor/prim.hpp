@@ -76,6 +76,9 @@ MaxResult max(const Tensor& x, std::int64_t axis, bool keepdim = false);
 // Sums g over the axes it was broadcast along, giving a tensor of `shape` (broadcast backward).
 Tensor reduce_to_shape(const Tensor& g, const Shape& shape);
 double sum_all(const Tensor& x);  // accumulated in double
+// Inclusive running sum along `axis` (accumulated in double): y_i = sum_{j<=i} x_j, or with reverse
+// y_i = sum_{j>=i} x_j (the backward of the forward sum). Same shape as x.
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool reverse = false);
 
 // ---------------- matrix products ----------------
 // a: (..., M, S), b: (..., S, R) with broadcast batch axes -> (..., M, R). Transposed operands

@@ -7,7 +7,7 @@
 namespace wb::crate {
 
 std::span<const char* const> enum_names(AttentionKind) {
-  static constexpr const char* names[] = {"mssa", "standard"};
+  static constexpr const char* names[] = {"mssa", "standard", "tssa"};
   return names;
 }
 std::span<const char* const> enum_names(MlpKind) {
@@ -20,6 +20,11 @@ std::span<const char* const> enum_names(OutputMap) {
 }
 std::span<const char* const> enum_names(Dictionary) {
   static constexpr const char* names[] = {"complete", "overcomplete"};
+  return names;
+}
+
+std::span<const char* const> enum_names(ops::TssaForm) {
+  static constexpr const char* names[] = {"coded", "paper"};
   return names;
 }
 
@@ -45,6 +50,9 @@ void BlockConfig::validate(const std::string& name) const {
   if (eta <= 0.0 || lambda < 0.0) fail(fmt::format("eta {} must be > 0 and lambda {} >= 0", eta, lambda));
   if (dropout < 0.0 || dropout >= 1.0) fail(fmt::format("dropout {} must be in [0, 1)", dropout));
   if (!is_floating(dtype)) fail("dtype must be f32 or f64");
+  if (!(layer_scale >= 0.0)) fail(fmt::format("layer_scale {} must be >= 0 (0: none)", layer_scale));
+  if (layer_scale > 0.0 && !residual_after_mlp())
+    fail("layer_scale needs a residual around the second block (mlp 'mlp' or ista_residual)");
 }
 
 namespace {
@@ -58,9 +66,12 @@ N layer_parameters_as(const BlockConfig& c) {
     // W_o, b_o; the official code has none (nn.Identity) for one head as wide as the model (mssa.cpp)
     const bool project_out = !(c.heads == 1 && c.dim_head == c.dim);
     if (c.output_map == OutputMap::free && project_out) layer += d * kp + d;
+  } else if (c.attention == AttentionKind::tssa) {
+    layer += kp * d + kp + static_cast<N>(c.heads) + d * kp + d;  // U with bias, temp (K, 1), W_o, b_o
   } else {
     layer += 3 * (kp * d + kp) + d * kp + d;  // q, k, v with bias; out projection
   }
+  if (c.layer_scale > 0.0) layer += 2 * d;  // gamma1, gamma2
   if (c.mlp == MlpKind::ista) {
     const bool over = c.dictionary == Dictionary::overcomplete;
     const N atoms = over ? static_cast<N>(c.overcomplete_ratio) * d : d;

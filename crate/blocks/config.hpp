@@ -11,11 +11,12 @@
 #include <span>
 #include <string>
 
+#include "ops/tssa.hpp"
 #include "tensor/dtype.hpp"
 
 namespace wb::crate {
 
-enum class AttentionKind { mssa, standard };     // tied U (CRATE) | separate Q, K, V (ViT)
+enum class AttentionKind { mssa, standard, tssa };  // tied U (CRATE) | separate Q, K, V (ViT) | ToST's TSSA
 enum class MlpKind { ista, mlp };                // ISTA step | GELU MLP of mlp_ratio x width (ViT)
 enum class OutputMap { free, paper };            // W_o, b_o | U itself times p/(N eps^2)
 enum class Dictionary { complete, overcomplete };  // d x d | CRATE-alpha's d x r d, two ISTA steps
@@ -25,6 +26,7 @@ std::span<const char* const> enum_names(AttentionKind);
 std::span<const char* const> enum_names(MlpKind);
 std::span<const char* const> enum_names(OutputMap);
 std::span<const char* const> enum_names(Dictionary);
+std::span<const char* const> enum_names(ops::TssaForm);  // "coded", "paper"
 
 template <class E>
 const char* name_of(E e) {
@@ -58,6 +60,12 @@ struct BlockConfig {
   double paper_eps = 0.1;                // eps of the paper's output scale p/(N eps^2)
   Dictionary dictionary = Dictionary::complete;
   std::int64_t overcomplete_ratio = 4;
+  // TSSA (attention tssa; ops/tssa.hpp): ToST's coded form, or the paper's with c = d / paper_eps^2
+  // and step 1 (the output carries 1/n)
+  ops::TssaForm tssa_form = ops::TssaForm::coded;
+  // LayerScale (ToST, CaiT): z + gamma_1 . attn(LN z), z + gamma_2 . f(LN z), gamma_i (d) initialised
+  // to this value; 0 = none. Needs a residual around the second block (mlp, or ista_residual).
+  double layer_scale = 0.0;
 
   std::int64_t inner_dim() const { return heads * dim_head; }  // K p
   // The layer adds its input back after the sparsification step (always for the ViT MLP).

@@ -3,7 +3,8 @@
 //   Z^{l+1} = ISTA(LN2(Z_half))       (no residual, official)   sparsification step
 //           = Z_half + ISTA(LN2(Z_half))   with ista_residual (and always for the ViT MLP)
 // Parameter names follow the official `transformer.layers.{l}` entries: 0.norm, 0.fn (MSSA or
-// standard attention), 1.norm, 1.fn (ISTA or MLP). The instruments (measure, verify, the sparse rate
+// standard attention or TSSA), 1.norm, 1.fn (ISTA or MLP), and with LayerScale (config layer_scale > 0,
+// ToST's block) gamma1, gamma2 (d):  Z_half = Z + gamma1 . attn(LN1 Z),  Z^{l+1} = Z_half + gamma2 . f(LN2 Z_half). The instruments (measure, verify, the sparse rate
 // reduction objective) work on a stack of these layers and their traces, whatever model holds them.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "crate/blocks/ista.hpp"
 #include "crate/blocks/mlp.hpp"
 #include "crate/blocks/mssa.hpp"
+#include "crate/blocks/tssa.hpp"
 #include "crate/nn/layer_norm.hpp"
 
 namespace wb::crate {
@@ -26,7 +28,8 @@ struct LayerTrace {
   Tensor code;   // the sparse code: the ISTA block's output before any residual (the overcomplete
                  // block's A2, (B, n, r d), not its dense A2 D1^T); for an MLP block its output
   Tensor output; // Z^{l+1} (= code for the official CRATE, which has no residual around ISTA)
-  Tensor attention;  // (B, K, n, n) softmax maps
+  Tensor attention;  // (B, K, n, n) softmax maps (undefined for TSSA, which builds none)
+  Tensor assignment; // (B, n, K) TSSA's Pi of tokens to heads (undefined for MSSA and standard)
 };
 
 class CrateLayer : public Module {
@@ -34,10 +37,11 @@ class CrateLayer : public Module {
   CrateLayer(const BlockConfig& c, Generator& gen);
   Tensor forward(const Tensor& z, LayerTrace* trace = nullptr) const;
   const BlockConfig& config() const { return c_; }
-  const MSSA* mssa() const { return mssa_; }  // null for standard attention
+  const MSSA* mssa() const { return mssa_; }  // null for standard attention and TSSA
+  const TSSA* tssa() const { return tssa_; }  // null unless attention is tssa
   const ISTA* ista() const { return ista_; }  // null for the MLP
   const LayerNorm& ln1() const { return *ln1_; }
-  // U^l as (K, p, d), a graph view of the parameter: MSSA's U, or the key projection of standard
+  // U^l as (K, p, d), a graph view of the parameter: MSSA's or TSSA's U, or the key projection of standard
   // attention (the subspaces the official measurement uses for a ViT).
   Tensor subspaces() const;
 
@@ -47,6 +51,9 @@ class CrateLayer : public Module {
   LayerNorm* ln2_;
   MSSA* mssa_ = nullptr;
   StandardAttention* attn_ = nullptr;
+  TSSA* tssa_ = nullptr;
+  Tensor* gamma1_ = nullptr;
+  Tensor* gamma2_ = nullptr;
   ISTA* ista_ = nullptr;
   MLP* mlp_ = nullptr;
 };

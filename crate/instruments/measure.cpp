@@ -9,6 +9,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "crate/io/atomic_file.hpp"
+#include "crate/instruments/variational_rate.hpp"
 #include "crate/io/safetensors.hpp"
 #include "crate/report/plot.hpp"
 #include "ops/coding_rate.hpp"
@@ -36,7 +37,8 @@ std::vector<double> per_image(const Tensor& t) { return prim::cast(t, DType::f64
 }  // namespace
 
 const std::vector<std::string>& measure_quantities() {
-  static const std::vector<std::string> q{"rc_in", "rc_half", "rc_out", "r_out", "delta_r", "nonzero", "l1", "srr"};
+  static const std::vector<std::string> q{"rc_in",   "rc_half", "rc_out", "r_out", "delta_r",
+                                          "nonzero", "l1",      "srr",    "rvar_c"};
   return q;
 }
 
@@ -74,6 +76,7 @@ LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& tra
     out["nonzero"].push_back(nzf);
     out["l1"].push_back(l1n);
     out["srr"].push_back(srr);
+    out["rvar_c"].push_back(per_image(variational_rate(t.qkv, t.assignment, c.heads, e2)));
   }
   return out;
 }
@@ -200,8 +203,9 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
   if (!plot) return;
   Panel comp{"compression", "layer", "R^c(Z^l) [SSA block]", {}, false};
   Panel sparse{"sparsity", "layer", "||Z^{l+1}||_0 / (d n)", {}, false};
+  Panel variational{"variational rate (ToST)", "layer", "R^{var}_c(Z^l, Pi)", {}, false};
   for (const auto& m : ms) {
-    Series a{m.label, {}, {}, {}}, b{m.label, {}, {}, {}};
+    Series a{m.label, {}, {}, {}}, b{m.label, {}, {}, {}}, v{m.label, {}, {}, {}};
     for (const auto& lm : m.layers) {
       a.x.push_back(static_cast<double>(lm.layer));
       a.y.push_back(lm.values.at("rc_in").mean);
@@ -209,24 +213,33 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
       b.x.push_back(static_cast<double>(lm.layer));
       b.y.push_back(lm.values.at("nonzero").mean);
       b.err.push_back(lm.values.at("nonzero").std);
+      if (lm.values.count("rvar_c") != 0) {  // absent in logs written before it was measured
+        v.x.push_back(static_cast<double>(lm.layer));
+        v.y.push_back(lm.values.at("rvar_c").mean);
+        v.err.push_back(lm.values.at("rvar_c").std);
+      }
     }
     comp.series.push_back(a);
     sparse.series.push_back(b);
+    if (!v.x.empty()) variational.series.push_back(v);
   }
-  plot_png(prefix + ".png", {comp, sparse});
+  std::vector<Panel> panels{comp, sparse};
+  if (!variational.series.empty()) panels.push_back(variational);
+  plot_png(prefix + ".png", panels);
 }
 
 std::string format_table(const Measurement& m) {
   std::string s = fmt::format("{} ({} images; eps^2 = {}, unit-norm tokens, class token included)\n", m.label, m.images,
                               ops::kMeasurementEps);
-  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10}\n", "layer", "R^c(LN Z^l)",
-                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR");
+  s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10} {:>10}\n", "layer", "R^c(LN Z^l)",
+                   "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR", "R^var_c");
   for (const auto& lm : m.layers) {
     const auto& v = lm.values;
-    s += fmt::format("{:>5} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>10.2f} {:>10.2f} {:>9.4f} ±{:<6.4f} {:>9.4f} {:>10.2f}\n",
+    const double rvar = v.count("rvar_c") ? v.at("rvar_c").mean : NAN;
+    s += fmt::format("{:>5} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>9.2f} ±{:<6.2f} {:>10.2f} {:>10.2f} {:>9.4f} ±{:<6.4f} {:>9.4f} {:>10.2f} {:>10.2f}\n",
                      lm.layer, v.at("rc_in").mean, v.at("rc_in").std, v.at("rc_half").mean, v.at("rc_half").std,
                      v.at("rc_out").mean, v.at("rc_out").std, v.at("r_out").mean, v.at("delta_r").mean,
-                     v.at("nonzero").mean, v.at("nonzero").std, v.at("l1").mean, v.at("srr").mean);
+                     v.at("nonzero").mean, v.at("nonzero").std, v.at("l1").mean, v.at("srr").mean, rvar);
   }
   return s;
 }

@@ -17,6 +17,14 @@
 //   l1       ||A^l||_1 / (n d)         mean absolute entry of the code
 //   srr      rc_out + lambda ||Z^{l+1}||_1 - r_out   the sparse rate reduction objective a layer
 //                                      lowers (ops::sparse_rate_reduction; lambda from the config)
+//   rvar_c   R^var_c(LN1(Z^l), Pi | U^l)  ToST's variational upper bound of R^c on the same features as
+//                                      rc_in: 1/2 sum_k (n_k/n) sum_i log(1 + (p/eps^2) x_ki), x_ki =
+//                                      sum_j Pi_jk w^_jki^2 / n_k, n_k = sum_j Pi_jk, w^ the unit-norm
+//                                      per-head projections. Pi is the TSSA layer's assignment (sums to
+//                                      1 over heads, so its maximum is (p/2) ln(1 + 1/eps^2), ToST's
+//                                      110.7 at p = 48); for MSSA and standard attention Pi = 1 (every
+//                                      token in every subspace), where by Hadamard's inequality
+//                                      rvar_c >= rc_in
 // Each is reported as mean and standard deviation over the images.
 #pragma once
 

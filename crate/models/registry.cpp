@@ -41,6 +41,19 @@ CrateConfig as_vit(CrateConfig c, const char* name) {
   return c;
 }
 
+// ToST's block in CRATE's classifier skeleton (class token, CRATE's patch embedding and head; not
+// XCiT's convolutional stem and class-attention blocks): TSSA, then a GELU MLP of 4 d, each behind a
+// residual with LayerScale initialised to 1 (ToST's 12-layer value), LN eps 1e-6.
+CrateConfig as_tost(CrateConfig c, const char* name) {
+  c.name = name;
+  c.attention = AttentionKind::tssa;
+  c.mlp = MlpKind::mlp;
+  c.ista_residual = true;
+  c.layer_scale = 1.0;
+  c.ln_eps = 1e-6;
+  return c;
+}
+
 MaeConfig mae(const char* name, std::int64_t image, std::int64_t patch, std::int64_t channels, std::int64_t d,
               std::int64_t depth, std::int64_t heads, MaeBackbone backbone = MaeBackbone::crate) {
   MaeConfig c;
@@ -109,6 +122,8 @@ CrateConfig named_config(const std::string& name) {
   if (name == "vit-small") return as_vit(imagenet("vit-small", 384, 12, 6), "vit-small");
   if (name == "vit-mini-28") return as_vit(mini("vit-mini-28", 28, 1), "vit-mini-28");
   if (name == "vit-mini-32") return as_vit(mini("vit-mini-32", 32, 3), "vit-mini-32");
+  if (name == "tost-mini-28") return as_tost(mini("tost-mini-28", 28, 1), "tost-mini-28");
+  if (name == "tost-mini-32") return as_tost(mini("tost-mini-32", 32, 3), "tost-mini-32");
   std::string known;
   for (const auto& n : config_names()) known += (known.empty() ? "" : ", ") + n;
   throw std::invalid_argument(fmt::format("unknown model config '{}' (known: {})", name, known));
@@ -116,7 +131,7 @@ CrateConfig named_config(const std::string& name) {
 
 std::vector<std::string> config_names() {
   return {"crate-tiny", "crate-small", "crate-base", "crate-large", "crate-mini-28", "crate-mini-32",
-          "vit-tiny",   "vit-small",   "vit-mini-28", "vit-mini-32"};
+          "vit-tiny",   "vit-small",   "vit-mini-28", "vit-mini-32", "tost-mini-28", "tost-mini-32"};
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // The registry of named model configurations, with their closed-form parameter counts.
 //
 // crate-tiny/small/base/large (224/16, 1000 classes; crate-spec §1.5), the small ones for 28x28 and
-// 32x32 input (patch 4), and vit-* baselines matched to them. Later families register theirs here.
+// 32x32 input (patch 4), and vit-* baselines matched to them; tost-mini-28 / tost-mini-32, ToST's block
+// (TSSA, GELU MLP, LayerScale; crate-family.md §2.7) at the mini sizes. Later families register theirs here.
 //
 // Masked autoencoders (crate-spec §6): crate-mae-tiny/small/base/large (224/16, encoder and decoder
 // of equal depth), crate-mae-mini-28 / crate-mae-small-28 / crate-mae-mini-32 for 28x28x1 and 32x32x3

@@ -1,6 +1,7 @@
 // Reductions over one axis of a contiguous tensor viewed as (outer, r, inner). Sums accumulate in
 // double over fixed blocks of the reduced axis, and blocks are combined in order, so the result does
 // not depend on the number of threads.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -81,6 +82,33 @@ void sum_axis<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t r, 
   dispatch_floating(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
     sum_axis_t<T>(static_cast<const T*>(x.raw_data()), outer, r, inner, static_cast<T*>(out.raw_data()));
+  });
+}
+
+template <>
+void cumsum_axis<Device::CPU>(const Tensor& x, std::int64_t outer, std::int64_t r, std::int64_t inner, bool reverse,
+                              const Tensor& out) {
+  dispatch_floating(x.dtype(), "cumsum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = static_cast<const T*>(x.raw_data());
+    T* py = static_cast<T*>(out.raw_data());
+    // One job per outer slice; the running sums of its `inner` columns advance together row by row
+    // (rows are contiguous), each accumulated in double in a fixed order.
+    parallel_for(outer, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<double> acc(static_cast<std::size_t>(inner));
+      for (std::int64_t o = b; o < e; ++o) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (std::int64_t step = 0; step < r; ++step) {
+          const std::int64_t rr = reverse ? r - 1 - step : step;
+          const T* src = px + (o * r + rr) * inner;
+          T* dst = py + (o * r + rr) * inner;
+          for (std::int64_t i = 0; i < inner; ++i) {
+            acc[static_cast<std::size_t>(i)] += static_cast<double>(src[i]);
+            dst[i] = static_cast<T>(acc[static_cast<std::size_t>(i)]);
+          }
+        }
+      }
+    });
   });
 }
 

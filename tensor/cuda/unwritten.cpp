@@ -36,6 +36,9 @@ template <> void masked_fill<CUDA>(const Tensor&, const Tensor&, double, const T
 template <> void sum_axis<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&) {
   unwritten("sum on cuda");
 }
+template <> void cumsum_axis<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, bool, const Tensor&) {
+  unwritten("cumsum on cuda");
+}
 template <> void max_axis<CUDA>(const Tensor&, std::int64_t, std::int64_t, std::int64_t, const Tensor&, const Tensor&) {
   unwritten("max on cuda");
 }

@@ -1,5 +1,5 @@
 // Dispatch of the reductions: sum over axes (runs of consecutive axes in one pass each), max with its
-// indices, reduce_to_shape (the broadcast backward) and sum_all.
+// indices, cumsum (running sums), reduce_to_shape (the broadcast backward) and sum_all.
 #include <algorithm>
 
 #include "tensor/dispatch/common.hpp"
@@ -69,6 +69,20 @@ MaxResult max(const Tensor& x, std::int64_t axis, bool keepdim) {
     res.indices = squeeze(res.indices, a);
   }
   return res;
+}
+
+Tensor cumsum(const Tensor& x, std::int64_t axis, bool reverse) {
+  check_defined(x, "cumsum", "x");
+  check_floating(x, "cumsum");
+  const std::int64_t a = normalize_axis(axis, x.dim(), "cumsum");
+  const Tensor xc = contiguous(x);
+  const Split3 s = split_at(x.shape(), a);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  switch (x.device()) {
+    case Device::CPU: kernel::cumsum_axis<Device::CPU>(xc, s.outer, s.r, s.inner, reverse, out); break;
+    case Device::CUDA: kernel::cumsum_axis<Device::CUDA>(xc, s.outer, s.r, s.inner, reverse, out); break;
+  }
+  return out;
 }
 
 Tensor reduce_to_shape(const Tensor& g, const Shape& shape) {

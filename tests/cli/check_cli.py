@@ -173,6 +173,12 @@ def main():
     s.check("unknown command is named", lambda: s.expect(["frobnicate"], False, "unknown command 'frobnicate'"))
     s.check("bad choice is named", lambda: s.expect(["train", "--optimizer", "adam"], False, "--optimizer"))
     s.check("unknown model config", lambda: s.expect(["train", "--model", "nope"], False, "unknown model config 'nope'"))
+    s.check("bad --tssa-form is named", lambda: s.expect(["train", "--attention", "tssa", "--tssa-form", "exact"], False,
+                                                         "--tssa-form"))
+    s.check("LayerScale without a residual is refused",
+            lambda: s.expect(["train", "--model", "crate-mini-28", "--layer-scale", "1", "--out", "/nonexistent/x"], False,
+                             "layer_scale needs a residual"))
+    s.check("params lists the ToST configs", lambda: s.expect(["params"], True, "tost-mini-28", "568386"))
     s.check("params gives the paper's counts",
             lambda: s.expect(["params"], True, "6090856", "13116328", "22796008", "77641192"))
     s.check("verify passes", lambda: s.expect(["verify", "--seed", "3"], True, "all claims PASS"))

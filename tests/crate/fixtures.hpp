@@ -66,9 +66,11 @@ inline CrateConfig tiny_config(const TinyShape& s = {}, wb::DType dtype = wb::DT
 
 // The block variants by name: "crate" (the official block, unchanged), "overcomplete" (CRATE-alpha's
 // d x r d dictionary), "alpha" (overcomplete with the residual around ISTA), "learnable" (trained eta
-// and lambda), "paper" (the paper's output map), "ista_residual", "vit" (standard attention and MLP).
+// and lambda), "paper" (the paper's output map), "ista_residual", "vit" (standard attention and MLP),
+// "tssa" (ToST's TSSA in place of MSSA, ISTA kept), "tost" (TSSA, MLP, LayerScale 0.5: ToST's block)
+// and "tost_paper" (the same with TSSA's paper form).
 inline constexpr std::string_view kBlockVariants[] = {"crate",         "overcomplete", "alpha", "learnable", "paper",
-                                                      "ista_residual", "vit"};
+                                                      "ista_residual", "vit", "tssa", "tost", "tost_paper"};
 
 inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
   using namespace wb::crate;
@@ -87,6 +89,14 @@ inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
   } else if (variant == "vit") {
     c.attention = AttentionKind::standard;
     c.mlp = MlpKind::mlp;
+  } else if (variant == "tssa") {
+    c.attention = AttentionKind::tssa;
+  } else if (variant == "tost" || variant == "tost_paper") {
+    c.attention = AttentionKind::tssa;
+    c.mlp = MlpKind::mlp;
+    c.ista_residual = true;
+    c.layer_scale = 0.5;
+    if (variant == "tost_paper") c.tssa_form = wb::ops::TssaForm::paper;
   } else {
     throw std::invalid_argument("wbtest::with_variant: unknown variant '" + std::string(variant) + "'");
   }

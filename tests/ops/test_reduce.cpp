@@ -118,3 +118,31 @@ BOOST_AUTO_TEST_CASE(bad_inputs_name_the_op) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cumsum_op)
+
+BOOST_AUTO_TEST_CASE(forward_hand_computed_both_directions) {
+  // rows (1, 2, 3) and (4, 5, 6) of a (2, 3) tensor; along axis 1 and axis 0, forward and reversed
+  const Tensor x = f64({1, 2, 3, 4, 5, 6}, {2, 3});
+  BOOST_TEST(wbtest::allclose(ops::cumsum(x, 1), {1, 3, 6, 4, 9, 15}, 0, 0));
+  BOOST_TEST(wbtest::allclose(ops::cumsum(x, 1, true), {6, 5, 3, 15, 11, 6}, 0, 0));
+  BOOST_TEST(wbtest::allclose(ops::cumsum(x, 0), {1, 2, 3, 5, 7, 9}, 0, 0));
+  BOOST_TEST(wbtest::allclose(ops::cumsum(x, -2, true), {5, 7, 9, 4, 5, 6}, 0, 0));
+  // a strided view (the transpose) is summed along its own axes
+  BOOST_TEST(wbtest::allclose(ops::cumsum(ops::transpose(x, 0, 1), 1), {1, 5, 2, 7, 3, 9}, 0, 0));
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_f64) {
+  wbtest::check_grad([](const V& x) { return ops::cumsum(x[0], 1); }, {param(randn({2, 5, 3}, 71))});
+  wbtest::check_grad([](const V& x) { return ops::cumsum(x[0], 2, true); }, {param(randn({2, 5, 3}, 72))});
+  // the backward of a forward running sum is the reversed running sum of dy
+  Tensor a = param(randn({4}, 73));
+  const Tensor g = grad_of(ops::cumsum(a, 0), a, f64({1, 10, 100, 1000}, {4}));
+  BOOST_TEST(wbtest::allclose(g, {1111, 1110, 1100, 1000}, 0, 0));
+}
+
+BOOST_AUTO_TEST_CASE(bad_axis_named) {
+  wbtest::check_error([] { return ops::cumsum(f64({1, 2}, {2}), 3); }, {"cumsum"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -131,6 +131,12 @@ std::vector<OpCase> op_table() {
        {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}}},
       {"tied_causal_attention", "tied_causal_attention", [](const V& t) { return ops::tied_causal_attention(t[0], 2, 0.7); },
        {{2, 3, 4}}},
+      // token-statistics attention (ops/tssa.hpp): w (B, n, K p) with 2 heads of 2, temp (K), bias (K, T_max)
+      {"cumsum", "cumsum", [](const V& t) { return ops::cumsum(t[0], 1); }, {{2, 3, 2}}},
+      {"clamp_min", "clamp_min", [](const V& t) { return ops::clamp_min(t[0], 0.3); }, {{2, 3}}, off_kink},
+      {"tssa", "reshape", [](const V& t) { return ops::tssa(t[0], t[1], 2); }, {{2, 3, 4}, {2}}, normal, 1e-6, 1e-4},
+      {"causal_tssa", "reshape", [](const V& t) { return ops::causal_tssa(t[0], t[1], t[2], 2); },
+       {{2, 3, 4}, {2}, {2, 4}}, normal, 1e-6, 1e-4},
       // the coding-rate family (ops/logdet.hpp, ops/coding_rate.hpp): Z (..., N, d), U (K, p, d)
       {"logdet", "logdet", [](const V& t) { return ops::logdet(spd(t[0])); }, {{2, 3, 3}}, normal, 1e-6, 1e-4},
       {"coding_rate", "coding_rate", [](const V& t) { return ops::coding_rate(t[0], 0.5); }, {{2, 5, 3}}, normal, 1e-6, 1e-4},

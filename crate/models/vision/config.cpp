@@ -39,7 +39,8 @@ nlohmann::json to_json(const CrateConfig& c) {
           {"seed", c.seed},           {"attention", name_of(c.attention)}, {"mlp", name_of(c.mlp)},
           {"mlp_ratio", c.mlp_ratio}, {"ista_residual", c.ista_residual}, {"learnable_ista", c.learnable_ista},
           {"output_map", name_of(c.output_map)}, {"paper_eps", c.paper_eps}, {"dictionary", name_of(c.dictionary)},
-          {"overcomplete_ratio", c.overcomplete_ratio}};
+          {"overcomplete_ratio", c.overcomplete_ratio}, {"tssa_form", name_of(c.tssa_form)},
+          {"layer_scale", c.layer_scale}};
 }
 
 CrateConfig config_from_json(const nlohmann::json& j) {
@@ -88,6 +89,8 @@ CrateConfig config_from_json(const nlohmann::json& j) {
     get("paper_eps", c.paper_eps);
     get_enum("dictionary", c.dictionary);
     get("overcomplete_ratio", c.overcomplete_ratio);
+    get_enum("tssa_form", c.tssa_form);
+    get("layer_scale", c.layer_scale);
     if (j.contains("dtype")) {
       std::string s;
       get("dtype", s);

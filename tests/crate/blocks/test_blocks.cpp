@@ -2,6 +2,7 @@
 // whole blocks, and the ISTA algebra (column form = row form).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/engine.hpp"
@@ -108,7 +109,8 @@ BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
   // Whole blocks in double: the input gets an elementwise gradcheck, and the input plus every
   // parameter a check along one random direction (module_check.hpp).
   const CrateConfig base = gradcheck_config();
-  for (const std::string variant : {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit"}) {
+  for (const std::string variant :
+       {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit", "tssa", "tost", "tost_paper"}) {
     const CrateConfig c = wbtest::with_variant(base, variant);
     Generator gen(9);
     CrateLayer layer(c, gen);
@@ -120,6 +122,31 @@ BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
       check_module_direction(layer, {x}, [&] { return ops::sum(ops::mul(layer.forward(x), r)); });
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(tssa_layer_records_its_assignment_and_layer_scale) {
+  // The ToST block: gamma1, gamma2 registered at their initial value; the trace holds Pi (B, n, K)
+  // summing to 1 over heads and no attention maps; with gamma = 0 the layer is the identity.
+  CrateConfig c = wbtest::with_variant(gradcheck_config(), "tost");
+  Generator gen(9);
+  CrateLayer layer(c, gen);
+  BOOST_TEST(layer.tssa() != nullptr);
+  BOOST_TEST(layer.mssa() == nullptr);
+  const auto named = layer.named_parameters();
+  std::vector<std::string> names;
+  for (const auto& [n, p] : named) names.push_back(n);
+  for (const char* want : {"gamma1", "gamma2", "0.fn.qkv.weight", "0.fn.qkv.bias", "0.fn.temp", "0.fn.to_out.0.weight"})
+    BOOST_TEST((std::find(names.begin(), names.end(), want) != names.end()), want);
+  BOOST_TEST(static_cast<std::int64_t>(layer.parameter_count()) == count_layer_parameters(c));
+  const Tensor x = randn({2, 5, 4}, 44);
+  LayerTrace t;
+  (void)layer.forward(x, &t);
+  BOOST_TEST((t.assignment.shape() == Shape{2, 5, 2}));
+  BOOST_TEST(!t.attention.defined());
+  BOOST_TEST(wbtest::allclose(prim::sum(t.assignment, {2}), Tensor::ones({2, 5}, DType::f64), 1e-14, 0));
+  for (const auto& [n, p] : named)
+    if (n == "gamma1" || n == "gamma2") prim::fill_(p, 0.0);
+  BOOST_TEST(wbtest::allclose(layer.forward(x), x, 0, 0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 
 #include "autograd/engine.hpp"
 #include "crate/instruments/measure.hpp"
+#include "crate/instruments/variational_rate.hpp"
 #include "crate/train/loop.hpp"
 #include "crate/train/objectives/sparse_rate_reduction.hpp"
 #include "datasets/idx.hpp"
@@ -264,6 +265,43 @@ BOOST_AUTO_TEST_CASE(measure_runs_in_evaluation_mode_and_restores_the_callers_mo
   m.train(true);
   const double first = measure(m, loader, "a").layers[0].values.at("rc_in").mean;
   BOOST_TEST(measure(m, loader, "b").layers[0].values.at("rc_in").mean == first);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(variational_rate_measure)
+
+BOOST_AUTO_TEST_CASE(hand_computed_values_and_bounds) {
+  const double e2 = 0.01;
+  // One head of p = 2, two tokens (3, 4) and (1, 0), Pi = 1: unit-norm squares (0.36, 0.64) and (1, 0),
+  // x = (0.68, 0.32), R^var = 1/2 [ln(1 + 200 * 0.68) + ln(1 + 200 * 0.32)].
+  const Tensor w = Tensor::from_vector(std::vector<double>{3, 4, 1, 0}, {1, 2, 2});
+  const double want = 0.5 * (std::log(1 + 200 * 0.68) + std::log(1 + 200 * 0.32));
+  BOOST_TEST(std::abs(variational_rate(w, Tensor(), 1, e2).item() - want) < 1e-12);
+  // Halving token 1's weight: n_1 = 1.5, x = (0.36 + 0.5, 0.64) / 1.5, times n_1 / n = 0.75.
+  const Tensor pi = Tensor::from_vector(std::vector<double>{1, 0.5}, {1, 2, 1});
+  const double want_pi = 0.75 * 0.5 * (std::log(1 + 200 * 0.86 / 1.5) + std::log(1 + 200 * 0.64 / 1.5));
+  BOOST_TEST(std::abs(variational_rate(w, pi, 1, e2).item() - want_pi) < 1e-12);
+  // The maximum under a Pi that sums to 1 over K = 2 heads: p = 3 tokens whose head projections are the
+  // axes (x_ki = 1/p) and Pi = 1/2 give (p/2) ln(1 + 1/eps^2); ToST's 110.7 is this at p = 48.
+  std::vector<double> axes(3 * 6, 0.0);
+  for (int j = 0; j < 3; ++j) axes[static_cast<std::size_t>(j * 6 + j)] = axes[static_cast<std::size_t>(j * 6 + 3 + j)] = 2.0;
+  const Tensor half = Tensor::full({1, 3, 2}, 0.5, DType::f64);
+  BOOST_TEST(std::abs(variational_rate(Tensor::from_vector(axes, {1, 3, 6}), half, 2, e2).item() - 1.5 * std::log(101.0)) <
+             1e-12);
+  BOOST_TEST(std::abs(24 * std::log(101.0) - 110.76) < 0.01);
+}
+
+BOOST_AUTO_TEST_CASE(with_pi_one_it_bounds_rc_from_above) {
+  // Hadamard's inequality: logdet(I + a W^T W) <= sum_i log(1 + a (W^T W)_ii), per head.
+  const Tensor w = wbtest::randn({3, 7, 6}, 401);
+  Tensor sel = Tensor::zeros({2, 3, 6}, DType::f64);
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < 3; ++i) sel.data<double>()[(k * 3 + i) * 6 + k * 3 + i] = 1.0;
+  const auto rc = ops::compressed_coding_rate(w, sel, ops::kMeasurementEps, ops::kMeasurement).to_vector<double>();
+  const auto rv = variational_rate(w, Tensor(), 2, ops::kMeasurementEps).to_vector<double>();
+  for (std::size_t b = 0; b < rc.size(); ++b) BOOST_TEST(rv[b] >= rc[b] - 1e-9, rv[b] << " < " << rc[b]);
+  BOOST_CHECK_THROW(variational_rate(w, Tensor::ones({3, 7, 3}, DType::f64), 2, 0.01), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

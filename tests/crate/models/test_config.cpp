@@ -27,6 +27,26 @@ BOOST_AUTO_TEST_CASE(imagenet_parameter_counts_equal_the_paper) {
   BOOST_TEST(count_parameters(named_config("vit-small")) == 22052968);
 }
 
+BOOST_AUTO_TEST_CASE(tost_parameter_counts) {
+  // crate-mini-28's 176,682 = 7,914 outside the layers + 6 x 28,128. A ToST layer at d 96, K 4, p 24:
+  // LNs 384; TSSA U 9,216 + bias 96 + temp 4 + W_o 9,216 + b_o 96 = 18,628; MLP 96 x 384 + 384 + 384 x 96
+  // + 96 = 74,208; LayerScale 2 x 96 = 192: 93,412, so 7,914 + 6 x 93,412 = 568,386. CRATE with TSSA
+  // (ISTA kept): 384 + 18,628 + 9,216 = 28,228 per layer, 177,282 in all.
+  BOOST_TEST(count_parameters(named_config("crate-mini-28")) == 176682);
+  BOOST_TEST(count_parameters(named_config("tost-mini-28")) == 568386);
+  CrateConfig c = named_config("crate-mini-28");
+  c.attention = AttentionKind::tssa;
+  BOOST_TEST(count_parameters(c) == 177282);
+  for (const CrateConfig& built : {named_config("tost-mini-28"), named_config("tost-mini-32"), c}) {
+    const CrateModel m(built);
+    BOOST_TEST(m.parameter_count() == count_parameters(built), built.name);
+  }
+  // LayerScale needs a residual around the second block
+  CrateConfig bad = named_config("crate-mini-28");
+  bad.layer_scale = 1.0;
+  BOOST_CHECK_THROW(bad.validate(), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(built_models_have_the_closed_form_count) {
   // Building crate-tiny allocates 6.09 M floats: small enough for a test, and it checks that the
   // module tree registers exactly what the closed form counts.
@@ -117,6 +137,16 @@ BOOST_AUTO_TEST_CASE(json_round_trip) {
   c.learnable_ista = true;
   const CrateConfig r = config_from_json(to_json(c));
   BOOST_TEST(to_json(r).dump() == to_json(c).dump());
+  CrateConfig t = named_config("tost-mini-28");
+  t.tssa_form = ops::TssaForm::paper;
+  t.layer_scale = 0.25;
+  const nlohmann::json tj = to_json(t);
+  BOOST_TEST(tj.at("attention") == "tssa");
+  BOOST_TEST(tj.at("tssa_form") == "paper");
+  BOOST_TEST(to_json(config_from_json(tj)).dump() == tj.dump());
+  nlohmann::json bad = tj;
+  bad["tssa_form"] = "exact";
+  BOOST_CHECK_THROW(config_from_json(bad), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(variant_names_are_the_json_and_cli_names) {
     (void)enum_from_name<AttentionKind>("linear", "attention");
     BOOST_FAIL("an unknown variant must be refused");
   } catch (const std::invalid_argument& e) {
-    BOOST_TEST(std::string(e.what()) == "attention must be 'mssa' or 'standard', got 'linear'");
+    BOOST_TEST(std::string(e.what()) == "attention must be 'mssa', 'standard' or 'tssa', got 'linear'");
   }
 }
 

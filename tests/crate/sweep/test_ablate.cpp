@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(bad_grids_are_refused_with_the_key_named) {
       {[](json& j) {
          j["variants"][1]["model"] = {{"attention", "softmax"}};
        },
-       "attention must be 'mssa' or 'standard', got 'softmax'"},
+       "attention must be 'mssa', 'standard' or 'tssa', got 'softmax'"},
       {[](json& j) {
          j["variants"][1]["model"] = {{"ista_residual", 1}};
        },
