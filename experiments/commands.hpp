@@ -19,5 +19,6 @@ void add_grads_command(CLI::App& app);
 void add_corpus_command(CLI::App& app);
 void add_mae_grads_command(CLI::App& app);
 void add_mae_measure_command(CLI::App& app);
+void add_rate_command(CLI::App& app);
 
 }  // namespace wb::cli
