@@ -16,15 +16,19 @@
 namespace wb::crate {
 
 enum class AttentionKind { mssa, standard };     // tied U (CRATE) | separate Q, K, V (ViT)
-enum class MlpKind { ista, mlp };                // ISTA step | GELU MLP of mlp_ratio x width (ViT)
-enum class OutputMap { free, paper };            // W_o, b_o | U itself times p/(N eps^2)
+enum class MlpKind { ista, mlp, none };          // ISTA step | GELU MLP of mlp_ratio x width (ViT) | attention only
+                                                 // (no second block: Z^{l+1} = Z^{l+1/2}; Hu et al. 2024)
+enum class OutputMap { free, paper, transposed };  // W_o, b_o | U itself times p/(N eps^2) | U itself, unscaled
+                                                   // (W_o tied to U^T, no bias: the critique's "transposed")
 enum class Dictionary { complete, overcomplete };  // d x d | CRATE-alpha's d x r d, two ISTA steps
+enum class MssaSign { plus, minus };  // Z + MSSA(LN Z) (official) | Z - MSSA(LN Z) (the critique's "negative")
 
 // The names of each enum's values, in declaration order ("mssa", "standard", ...).
 std::span<const char* const> enum_names(AttentionKind);
 std::span<const char* const> enum_names(MlpKind);
 std::span<const char* const> enum_names(OutputMap);
 std::span<const char* const> enum_names(Dictionary);
+std::span<const char* const> enum_names(MssaSign);
 
 template <class E>
 const char* name_of(E e) {
@@ -58,6 +62,7 @@ struct BlockConfig {
   double paper_eps = 0.1;                // eps of the paper's output scale p/(N eps^2)
   Dictionary dictionary = Dictionary::complete;
   std::int64_t overcomplete_ratio = 4;
+  MssaSign mssa_sign = MssaSign::plus;   // the sign of the compression step's update
 
   std::int64_t inner_dim() const { return heads * dim_head; }  // K p
   // The layer adds its input back after the sparsification step (always for the ViT MLP).

@@ -461,6 +461,7 @@ NamedArrays collect_layer_features(LayerStack layers, const std::vector<std::vec
     }
     out.emplace_back(name, stack_f64(per_layer, inner));
   };
+  gather("input", &LayerTrace::input);
   gather("ln1", &LayerTrace::ln1);
   gather("qkv", &LayerTrace::qkv);
   gather("z_half", &LayerTrace::z_half);

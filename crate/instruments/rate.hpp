@@ -85,8 +85,8 @@ std::string format_rate_table(const Measurement& m, const RateOptions& options);
 void write_rates(const std::string& prefix, const Measurement& m, const RateOptions& options, bool plot = true);
 
 // The features `whitebox measure --dump-features` writes for `whitebox rate`: over every batch of one
-// forward pass per batch, the stacks "ln1", "z_half", "output", "code" (L, B, n, d) and "subspaces"
-// (L, K, p, d) of the layers, and "qkv" (L, B, n, K p), in float64.
+// forward pass per batch, the stacks "input" (Z^l), "ln1", "z_half", "output", "code" (L, B, n, d),
+// "qkv" (L, B, n, K p) and "subspaces" (L, K, p, d) of the layers, in float64.
 NamedArrays collect_layer_features(LayerStack layers, const std::vector<std::vector<LayerTrace>>& batches);
 
 }  // namespace wb::crate

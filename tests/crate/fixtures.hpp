@@ -67,8 +67,9 @@ inline CrateConfig tiny_config(const TinyShape& s = {}, wb::DType dtype = wb::DT
 // The block variants by name: "crate" (the official block, unchanged), "overcomplete" (CRATE-alpha's
 // d x r d dictionary), "alpha" (overcomplete with the residual around ISTA), "learnable" (trained eta
 // and lambda), "paper" (the paper's output map), "ista_residual", "vit" (standard attention and MLP).
-inline constexpr std::string_view kBlockVariants[] = {"crate",         "overcomplete", "alpha", "learnable", "paper",
-                                                      "ista_residual", "vit"};
+inline constexpr std::string_view kBlockVariants[] = {"crate",         "overcomplete", "alpha",    "learnable",
+                                                      "paper",         "ista_residual", "vit",     "attention_only",
+                                                      "negative",      "transposed"};
 
 inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
   using namespace wb::crate;
@@ -84,6 +85,12 @@ inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
     c.output_map = OutputMap::paper;
   } else if (variant == "ista_residual") {
     c.ista_residual = true;
+  } else if (variant == "attention_only") {  // the critique's experiments (Hu et al. 2024)
+    c.mlp = MlpKind::none;
+  } else if (variant == "negative") {
+    c.mssa_sign = MssaSign::minus;
+  } else if (variant == "transposed") {
+    c.output_map = OutputMap::transposed;
   } else if (variant == "vit") {
     c.attention = AttentionKind::standard;
     c.mlp = MlpKind::mlp;

@@ -39,7 +39,7 @@ nlohmann::json to_json(const CrateConfig& c) {
           {"seed", c.seed},           {"attention", name_of(c.attention)}, {"mlp", name_of(c.mlp)},
           {"mlp_ratio", c.mlp_ratio}, {"ista_residual", c.ista_residual}, {"learnable_ista", c.learnable_ista},
           {"output_map", name_of(c.output_map)}, {"paper_eps", c.paper_eps}, {"dictionary", name_of(c.dictionary)},
-          {"overcomplete_ratio", c.overcomplete_ratio}};
+          {"overcomplete_ratio", c.overcomplete_ratio}, {"mssa_sign", name_of(c.mssa_sign)}};
 }
 
 CrateConfig config_from_json(const nlohmann::json& j) {
@@ -88,6 +88,7 @@ CrateConfig config_from_json(const nlohmann::json& j) {
     get("paper_eps", c.paper_eps);
     get_enum("dictionary", c.dictionary);
     get("overcomplete_ratio", c.overcomplete_ratio);
+    get_enum("mssa_sign", c.mssa_sign);
     if (j.contains("dtype")) {
       std::string s;
       get("dtype", s);
