@@ -25,8 +25,13 @@ declare -A flags=(
   [negative-attention-only]="--mssa-sign minus --mlp none"
   [transposed]="--output-map transposed"
   [transposed-attention-only]="--output-map transposed --mlp none"
+  [negative-transposed]="--mssa-sign minus --output-map transposed"
+  [negative-transposed-attention-only]="--mssa-sign minus --output-map transposed --mlp none"
 )
-order=(crate attention-only negative negative-attention-only transposed transposed-attention-only)
+# With the free W_o the sign is a reparametrization (W_o, b_o -> -W_o, -b_o); with the tied output map
+# (transposed) it is not, so the sign is tested there too.
+order=(crate attention-only negative negative-attention-only transposed transposed-attention-only
+       negative-transposed negative-transposed-attention-only)
 echo "variant,stage,layer,rc_z,rc_ln,rc_half,test_accuracy" > "$out/critique.csv"
 for v in "${order[@]}"; do
   run="$out/$v"
@@ -81,7 +86,7 @@ keys = list(by.keys())
 plots = {s: [i for i, k in enumerate(keys) if k[1] == s] for s in ("init", "trained")}
 gp = [f"set terminal pngcairo size 1400,520 font ',10'", f"set output '{out}/critique.png'", "set multiplot layout 1,2",
       "set xlabel 'layer'", "set ylabel 'R^c(Z^{l+1/2}) - R^c(Z^l)  [nats; < 0: the step compresses]'", "set grid",
-      "set key outside bottom center horizontal maxrows 2", "set xzeroaxis lt -1"]
+      "set key outside bottom center horizontal maxrows 3", "set xzeroaxis lt -1"]
 for s, idx in plots.items():
     gp.append(f"set title 'MSSA step, {s}'")
     gp.append("plot " + ", ".join(f"'{out}/delta.dat' index {i} using 1:2 with linespoints title '{keys[i][0]}'" for i in idx))
