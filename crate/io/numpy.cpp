@@ -32,6 +32,16 @@ std::string read_whole_file(const std::string& path) {
   return bytes;
 }
 
+// Text from the file as it may be printed: printable ASCII kept, anything else as \xNN, at most 200 bytes.
+std::string printable(const std::string& raw) {
+  std::string out;
+  for (std::size_t i = 0; i < raw.size() && i < 200; ++i) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  }
+  return raw.size() > 200 ? out + "..." : out;
+}
+
 std::uint64_t le(const std::string& b, std::size_t at, int n) {
   std::uint64_t v = 0;
   for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
@@ -47,7 +57,7 @@ struct NpyHeaderParser {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   }
   [[noreturn]] void bad(const std::string& what) {
-    npy_fail(where, fmt::format("malformed .npy header at character {} ({}): {}", i, what, s));
+    npy_fail(where, fmt::format("malformed .npy header at character {} ({}): {}", i, what, printable(s)));
   }
   void expect(char c) {
     ws();
@@ -102,7 +112,8 @@ struct NpyDescr {
 };
 
 NpyDescr parse_descr(const std::string& d, const std::string& where) {
-  if (d.size() < 3) npy_fail(where, fmt::format("dtype '{}' is not a simple numeric dtype", d));
+  if (d.size() < 3 || d.size() > 8 || printable(d) != d)
+    npy_fail(where, fmt::format("dtype '{}' is not a simple numeric dtype", printable(d)));
   const char order = d[0], kind = d[1];
   int size = 0;
   try {
@@ -166,7 +177,7 @@ Tensor parse_npy(const std::string& b, const std::string& where) {
       shape = p.tuple();
       have_shape = true;
     } else {
-      p.bad(fmt::format("unexpected or repeated key '{}' (structured and object arrays are not read)", key));
+      p.bad(fmt::format("unexpected or repeated key '{}' (structured and object arrays are not read)", printable(key)));
     }
     if (p.peek(',')) ++p.i;
     else if (!p.peek('}')) p.bad("expected ',' or '}'");
@@ -232,7 +243,7 @@ NamedArrays read_npz(const std::string& path) {
     // zip64: a locator 20 bytes before the EOCD points to the zip64 EOCD record
     if (e < 20 || le(b, e - 20, 4) != 0x07064b50) io_error::fail(path, "zip64 archive without a zip64 locator (corrupt)");
     const std::uint64_t z = le(b, e - 20 + 8, 8);
-    if (z > size - 56 || le(b, static_cast<std::size_t>(z), 4) != 0x06064b50)
+    if (size < 56 || z > size - 56 || le(b, static_cast<std::size_t>(z), 4) != 0x06064b50)
       io_error::fail(path, "the zip64 end-of-central-directory record lies outside the file (corrupt)");
     entries = le(b, z + 32, 8);
     cd_size = le(b, z + 40, 8);
@@ -254,7 +265,7 @@ NamedArrays read_npz(const std::string& path) {
     std::uint64_t local = le(b, at + 42, 4);
     if (at + 46 + name_len + extra_len + comment_len > cd_end)
       io_error::fail(path, fmt::format("zip central directory entry {} runs past the directory", k));
-    const std::string name = b.substr(at + 46, name_len);
+    const std::string name = printable(b.substr(at + 46, name_len));
     // zip64 extra field (id 1): the 64-bit values of the fields that hold 0xffffffff, in this order
     std::size_t x = at + 46 + name_len;
     const std::size_t x_end = x + extra_len;
@@ -280,7 +291,7 @@ NamedArrays read_npz(const std::string& path) {
     if (flags & 1) io_error::fail(where, "is encrypted");
     if (method != 0 && method != 8)
       io_error::fail(where, fmt::format("uses zip compression method {} (only stored, 0, and deflate, 8, are read)", method));
-    if (local > size - 30 || le(b, static_cast<std::size_t>(local), 4) != 0x04034b50)
+    if (size < 30 || local > size - 30 || le(b, static_cast<std::size_t>(local), 4) != 0x04034b50)
       io_error::fail(where, fmt::format("has no local header at offset {} (corrupt or truncated archive)", local));
     const std::uint64_t data = local + 30 + le(b, local + 26, 2) + le(b, local + 28, 2);
     if (data > size || csize > size - data)
