@@ -92,8 +92,12 @@ void ModelFlags::add(CLI::App& app, bool with_default) {
   app.add_option("--attention", attention,
                  "mssa (CRATE, tied U), standard (separate Q, K, V) or tssa (ToST's linear-time token statistics)")
       ->check(one_of<crate::AttentionKind>());
-  app.add_option("--mlp", mlp, "ista (CRATE) or mlp (ViT's GELU MLP)")->check(one_of<crate::MlpKind>());
-  app.add_option("--output-map", output_map, "free (W_o, official) or paper (U scaled by p/(N eps^2))")
+  app.add_option("--mlp", mlp, "ista (CRATE), mlp (ViT's GELU MLP) or none (attention only: MSSA layers, no ISTA)")
+      ->check(one_of<crate::MlpKind>());
+  app.add_option("--mssa-sign", mssa_sign, "plus (Z + MSSA, official) or minus (Z - MSSA, the critique's negative variant)")
+      ->check(one_of<crate::MssaSign>());
+  app.add_option("--output-map", output_map,
+                 "free (W_o, official), paper (U scaled by p/(N eps^2)) or transposed (U unscaled: W_o tied to U^T)")
       ->check(one_of<crate::OutputMap>());
   app.add_option("--dictionary", dictionary, "complete (d x d) or overcomplete (CRATE-alpha, d x 4d)")
       ->check(one_of<crate::Dictionary>());
@@ -108,7 +112,7 @@ void ModelFlags::add(CLI::App& app, bool with_default) {
 
 bool ModelFlags::any_override() const {
   return dim || depth || heads || dim_head || patch || image_size || classes || eta || lambda || pool || attention ||
-         mlp || output_map || dictionary || ista_residual || learnable_ista || f64 || tssa_form || layer_scale;
+         mlp || mssa_sign || output_map || dictionary || ista_residual || learnable_ista || f64 || tssa_form || layer_scale;
 }
 
 crate::CrateConfig ModelFlags::resolve() const {
@@ -131,6 +135,7 @@ crate::CrateConfig ModelFlags::resolve() const {
   if (pool) c.pool = crate::enum_from_name<crate::Pool>(*pool, "--pool");
   if (attention) c.attention = crate::enum_from_name<crate::AttentionKind>(*attention, "--attention");
   if (mlp) c.mlp = crate::enum_from_name<crate::MlpKind>(*mlp, "--mlp");
+  if (mssa_sign) c.mssa_sign = crate::enum_from_name<crate::MssaSign>(*mssa_sign, "--mssa-sign");
   if (output_map) c.output_map = crate::enum_from_name<crate::OutputMap>(*output_map, "--output-map");
   if (dictionary) c.dictionary = crate::enum_from_name<crate::Dictionary>(*dictionary, "--dictionary");
   if (ista_residual) c.ista_residual = true;
@@ -146,10 +151,10 @@ crate::CrateConfig ModelFlags::resolve() const {
 crate::MaeConfig MaeFlags::resolve(const ModelFlags& model) const {
   const std::string name = model.name.empty() || model.name == "crate-mini-28" ? "crate-mae-mini-28" : model.name;
   crate::MaeConfig c = crate::named_mae_config(name);
-  if (model.pool || model.attention || model.mlp || model.output_map || model.dictionary || model.ista_residual ||
-      model.learnable_ista || model.tssa_form || model.layer_scale)
+  if (model.pool || model.attention || model.mlp || model.mssa_sign || model.output_map || model.dictionary ||
+      model.ista_residual || model.learnable_ista || model.tssa_form || model.layer_scale)
     throw std::invalid_argument(
-        "MAE models: --pool, --attention, --mlp, --output-map, --dictionary, --ista-residual and --learnable-ista do not "
+        "MAE models: --pool, --attention, --mlp, --mssa-sign, --output-map, --dictionary, --ista-residual and --learnable-ista do not "
         "apply (name a vit-mae-* model for the ViT baseline)");
   bool custom = false;
   if (model.dim) c.dim = *model.dim, c.dim_head = c.dim / c.heads, custom = true;

@@ -37,7 +37,7 @@ struct ModelFlags {
   std::string name = "crate-mini-28";
   std::optional<std::int64_t> dim, depth, heads, dim_head, patch, image_size, classes;
   std::optional<double> eta, lambda, layer_scale;
-  std::optional<std::string> pool, attention, mlp, output_map, dictionary, tssa_form;
+  std::optional<std::string> pool, attention, mlp, mssa_sign, output_map, dictionary, tssa_form;
   bool ista_residual = false, learnable_ista = false;
   bool f64 = false;
 

@@ -6,7 +6,10 @@
 
 #include "datasets/registry.hpp"
 #include "crate/io/checkpoint.hpp"
+#include "autograd/grad_mode.hpp"
 #include "crate/instruments/measure.hpp"
+#include "crate/instruments/rate.hpp"
+#include "crate/io/safetensors.hpp"
 #include "crate/train/loop.hpp"
 #include "experiments/cli_common.hpp"
 #include "experiments/commands.hpp"
@@ -19,6 +22,7 @@ struct MeasureFlags {
   std::string from_log;  // re-plot a run's measurements.jsonl instead of measuring
   std::string data = "fashion-mnist", data_dir, out = "measure";
   std::string model;  // for files without whitebox metadata
+  std::string dump_features;  // the first checkpoint's per-layer features, for `whitebox rate`
   std::int64_t limit = 512, batch_size = 128;
   bool init = false, plot = true, f64 = false;
   int threads = 0;
@@ -47,6 +51,10 @@ void add_measure_command(CLI::App& app) {
   cmd->add_flag("--f64", f.f64, "measure in float64 (the checkpoint's configuration, cast)");
   cmd->add_flag("!--no-plot", f.plot, "do not write the PNG");
   cmd->add_option("--threads", f.threads, "threads")->check(Threads);
+  cmd->add_option("--dump-features", f.dump_features,
+                  "also write the first checkpoint's per-layer features (input, ln1, qkv, z_half, output, code, "
+                  "subspaces; float64 safetensors) on the same images, for `whitebox rate`; with --init also the "
+                  "untrained model's, to PATH with .init before its extension");
   cmd->callback([flags] {
     MeasureFlags& f = *flags;
     if (!f.from_log.empty()) {
@@ -75,12 +83,34 @@ void add_measure_command(CLI::App& app) {
       const auto model = crate::load_model(
           f.checkpoints[i], config,
           f.model.empty() ? "its 'whitebox.config' metadata" : fmt::format("'{}', given by --model", f.model));
+      auto dump = [&](crate::CrateModel& m, const std::string& path, const std::string& source) {
+        crate::ModeGuard eval(m, false);
+        autograd::NoGradGuard ng;
+        std::vector<std::vector<crate::LayerTrace>> batches;
+        loader.start(0, 0);
+        while (auto b = loader.next()) {
+          batches.emplace_back();
+          (void)m.features(b->x, &batches.back());
+        }
+        crate::write_safetensors(path, crate::collect_layer_features(m.layers(), batches),
+                                 {{"whitebox.lambda", fmt::format("{:.17g}", m.config().lambda)}, {"whitebox.source", source}});
+        fmt::print("wrote the features of {} to {}\n", source, path);
+      };
       if (i == 0 && f.init) {
         crate::CrateModel fresh(model->config());
         ms.push_back(crate::measure(fresh, loader, "init"));
+        if (!f.dump_features.empty()) {
+          std::string init_path = f.dump_features;
+          const auto dot = init_path.rfind('.');
+          init_path = dot != std::string::npos && init_path.find('/', dot) == std::string::npos
+                          ? init_path.substr(0, dot) + ".init" + init_path.substr(dot)
+                          : init_path + ".init";
+          dump(fresh, init_path, "init");
+        }
         fmt::print("{}\n", crate::format_table(ms.back()));
       }
       ms.push_back(crate::measure(*model, loader, f.labels.empty() ? f.checkpoints[i] : f.labels[i]));
+      if (i == 0 && !f.dump_features.empty()) dump(*model, f.dump_features, f.checkpoints[i]);
       fmt::print("{}\n", crate::format_table(ms.back()));
     }
     crate::write_measurements(f.out, ms, f.plot);

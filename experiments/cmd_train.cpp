@@ -62,7 +62,9 @@ void add_train_command(CLI::App& app) {
                   "hold parameters matching this glob fixed, e.g. 'transformer.*' for a linear probe (repeatable)");
   cmd->add_flag("!--no-plot", o.plot, "do not write curves.png");
   cmd->add_flag("!--quiet", o.progress, "no progress output");
-  cmd->callback([opts, flags, mae_flags] {
+  auto report = std::make_shared<bool>(false);
+  cmd->add_flag("--report", *report, "at the end, write <out>/report.html (whitebox report: one offline page of the run)");
+  cmd->callback([opts, flags, mae_flags, report] {
     crate::TrainOptions& o = *opts;
     ModelFlags& model = *flags;
     if (o.task != "classification") o.mae = mae_flags->resolve(model);
@@ -81,6 +83,7 @@ void add_train_command(CLI::App& app) {
                  100 * e.test_accuracy(), e.test_loss, r.model_path);
     }
     if (r.interrupted) throw CLI::RuntimeError(130);
+    if (*report) (void)write_run_report(o.out_dir, "");
   });
 }
 

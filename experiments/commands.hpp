@@ -3,6 +3,8 @@
 // them as "whitebox: error: ..." and exits 1.
 #pragma once
 
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace wb::cli {
@@ -19,5 +21,9 @@ void add_grads_command(CLI::App& app);
 void add_corpus_command(CLI::App& app);
 void add_mae_grads_command(CLI::App& app);
 void add_mae_measure_command(CLI::App& app);
+void add_rate_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+// Writes the report page of a run or sweep folder (out_path empty: DIR/report.html); returns its path.
+std::string write_run_report(const std::string& dir, const std::string& out_path);
 
 }  // namespace wb::cli

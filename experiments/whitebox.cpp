@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   wb::cli::add_corpus_command(app);
   wb::cli::add_mae_grads_command(app);
   wb::cli::add_mae_measure_command(app);
+  wb::cli::add_rate_command(app);
+  wb::cli::add_report_command(app);
   if (refuse_unknown_command(app, argc, argv)) return 2;
   try {
     app.parse(argc, argv);

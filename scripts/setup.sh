@@ -46,6 +46,7 @@ packages=(
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer targets under ASan and UBSan
   dataset-fashion-mnist
   nodejs python3-torch
+  chromium  # tests/cli/check_report.py opens `whitebox report`'s page in headless Chromium
 )
 
 missing=()

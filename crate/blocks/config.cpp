@@ -11,11 +11,11 @@ std::span<const char* const> enum_names(AttentionKind) {
   return names;
 }
 std::span<const char* const> enum_names(MlpKind) {
-  static constexpr const char* names[] = {"ista", "mlp"};
+  static constexpr const char* names[] = {"ista", "mlp", "none"};
   return names;
 }
 std::span<const char* const> enum_names(OutputMap) {
-  static constexpr const char* names[] = {"free", "paper"};
+  static constexpr const char* names[] = {"free", "paper", "transposed"};
   return names;
 }
 std::span<const char* const> enum_names(Dictionary) {
@@ -25,6 +25,10 @@ std::span<const char* const> enum_names(Dictionary) {
 
 std::span<const char* const> enum_names(ops::TssaForm) {
   static constexpr const char* names[] = {"coded", "paper"};
+  return names;
+}
+std::span<const char* const> enum_names(MssaSign) {
+  static constexpr const char* names[] = {"plus", "minus"};
   return names;
 }
 
@@ -45,6 +49,12 @@ void BlockConfig::validate(const std::string& name) const {
   if (mlp_ratio <= 0 || overcomplete_ratio <= 0) fail("mlp_ratio and overcomplete_ratio must be positive");
   if (output_map == OutputMap::paper && (attention != AttentionKind::mssa || inner_dim() != dim))
     fail("the paper's output map needs attention 'mssa' and heads * dim_head == dim");
+  if (output_map == OutputMap::transposed && attention != AttentionKind::mssa)
+    fail("the transposed output map (U as W_o^T) needs attention 'mssa'");
+  if (mssa_sign == MssaSign::minus && attention != AttentionKind::mssa)
+    fail("mssa_sign 'minus' is a variant of attention 'mssa'");
+  if (mlp == MlpKind::none && (ista_residual || learnable_ista))
+    fail("mlp 'none' (attention only) has no ISTA block to add a residual around or to learn");
   if (dictionary == Dictionary::overcomplete && mlp != MlpKind::ista)
     fail("the overcomplete dictionary is an ISTA variant (mlp 'ista')");
   if (eta <= 0.0 || lambda < 0.0) fail(fmt::format("eta {} must be > 0 and lambda {} >= 0", eta, lambda));
@@ -60,7 +70,7 @@ namespace {
 template <class N>
 N layer_parameters_as(const BlockConfig& c) {
   const N d = static_cast<N>(c.dim), kp = static_cast<N>(c.heads) * static_cast<N>(c.dim_head);
-  N layer = 4 * d;  // two LayerNorms
+  N layer = c.mlp == MlpKind::none ? 2 * d : 4 * d;  // two LayerNorms (one when attention only)
   if (c.attention == AttentionKind::mssa) {
     layer += kp * d;                                          // U (qkv, no bias)
     // W_o, b_o; the official code has none (nn.Identity) for one head as wide as the model (mssa.cpp)
@@ -77,7 +87,7 @@ N layer_parameters_as(const BlockConfig& c) {
     const N atoms = over ? static_cast<N>(c.overcomplete_ratio) * d : d;
     layer += over ? 2 * d * atoms : d * d;
     if (c.learnable_ista) layer += 2;
-  } else {
+  } else if (c.mlp == MlpKind::mlp) {
     const N h = static_cast<N>(c.mlp_ratio) * d;
     layer += d * h + h + h * d + d;
   }

@@ -17,9 +17,12 @@
 namespace wb::crate {
 
 enum class AttentionKind { mssa, standard, tssa };  // tied U (CRATE) | separate Q, K, V (ViT) | ToST's TSSA
-enum class MlpKind { ista, mlp };                // ISTA step | GELU MLP of mlp_ratio x width (ViT)
-enum class OutputMap { free, paper };            // W_o, b_o | U itself times p/(N eps^2)
+enum class MlpKind { ista, mlp, none };          // ISTA step | GELU MLP of mlp_ratio x width (ViT) | attention only
+                                                 // (no second block: Z^{l+1} = Z^{l+1/2}; Hu et al. 2024)
+enum class OutputMap { free, paper, transposed };  // W_o, b_o | U itself times p/(N eps^2) | U itself, unscaled
+                                                   // (W_o tied to U^T, no bias: the critique's "transposed")
 enum class Dictionary { complete, overcomplete };  // d x d | CRATE-alpha's d x r d, two ISTA steps
+enum class MssaSign { plus, minus };  // Z + MSSA(LN Z) (official) | Z - MSSA(LN Z) (the critique's "negative")
 
 // The names of each enum's values, in declaration order ("mssa", "standard", ...).
 std::span<const char* const> enum_names(AttentionKind);
@@ -27,6 +30,7 @@ std::span<const char* const> enum_names(MlpKind);
 std::span<const char* const> enum_names(OutputMap);
 std::span<const char* const> enum_names(Dictionary);
 std::span<const char* const> enum_names(ops::TssaForm);  // "coded", "paper"
+std::span<const char* const> enum_names(MssaSign);
 
 template <class E>
 const char* name_of(E e) {
@@ -66,6 +70,7 @@ struct BlockConfig {
   // LayerScale (ToST, CaiT): z + gamma_1 . attn(LN z), z + gamma_2 . f(LN z), gamma_i (d) initialised
   // to this value; 0 = none. Needs a residual around the second block (mlp, or ista_residual).
   double layer_scale = 0.0;
+  MssaSign mssa_sign = MssaSign::plus;   // the sign of the compression step's update
 
   std::int64_t inner_dim() const { return heads * dim_head; }  // K p
   // The layer adds its input back after the sparsification step (always for the ViT MLP).

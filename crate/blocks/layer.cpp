@@ -12,6 +12,7 @@ CrateLayer::CrateLayer(const BlockConfig& c, Generator& gen) : c_(c) {
     tssa_ = &register_module("0.fn", std::make_shared<TSSA>(c, gen));
   else
     attn_ = &register_module("0.fn", std::make_shared<StandardAttention>(c, gen));
+  if (c.mlp == MlpKind::none) return;  // attention only: no second block
   ln2_ = &register_module("1.norm", std::make_shared<LayerNorm>(c.dim, c.ln_eps, c.dtype));
   if (c.mlp == MlpKind::ista)
     ista_ = &register_module("1.fn", std::make_shared<ISTA>(c, gen));
@@ -29,7 +30,12 @@ Tensor CrateLayer::forward(const Tensor& z, LayerTrace* t) const {
   const Tensor a = mssa_ != nullptr   ? mssa_->forward(y, t ? &qkv : nullptr, t ? &maps : nullptr)
                    : tssa_ != nullptr ? tssa_->forward(y, t ? &qkv : nullptr, t ? &pi : nullptr)
                                       : attn_->forward(y, t ? &qkv : nullptr, t ? &maps : nullptr);
-  const Tensor z_half = gamma1_ != nullptr ? z + *gamma1_ * a : z + a;
+  const Tensor step = gamma1_ != nullptr ? *gamma1_ * a : a;
+  const Tensor z_half = c_.mssa_sign == MssaSign::minus ? z - step : z + step;
+  if (c_.mlp == MlpKind::none) {  // attention only: the layer's output and "code" are Z^{l+1/2}
+    if (t != nullptr) *t = LayerTrace{z, y, qkv, z_half, Tensor(), z_half, z_half, maps, pi};
+    return z_half;
+  }
   const Tensor x = ln2_->forward(z_half);
   Tensor code;
   const Tensor f = ista_ != nullptr ? ista_->forward(x, t ? &code : nullptr) : mlp_->forward(x);

@@ -2,6 +2,8 @@
 //   Z_half  = Z + MSSA(LN1(Z))                                  compression step
 //   Z^{l+1} = ISTA(LN2(Z_half))       (no residual, official)   sparsification step
 //           = Z_half + ISTA(LN2(Z_half))   with ista_residual (and always for the ViT MLP)
+//           = Z_half                        with mlp none (attention only; no 1.norm, no 1.fn)
+// With mssa_sign minus the compression step is Z_half = Z - MSSA(LN1(Z)) (the critique's "negative").
 // Parameter names follow the official `transformer.layers.{l}` entries: 0.norm, 0.fn (MSSA or
 // standard attention or TSSA), 1.norm, 1.fn (ISTA or MLP), and with LayerScale (config layer_scale > 0,
 // ToST's block) gamma1, gamma2 (d):  Z_half = Z + gamma1 . attn(LN1 Z),  Z^{l+1} = Z_half + gamma2 . f(LN2 Z_half). The instruments (measure, verify, the sparse rate
@@ -40,7 +42,7 @@ class CrateLayer : public Module {
   const MSSA* mssa() const { return mssa_; }  // null for standard attention and TSSA
   const TSSA* tssa() const { return tssa_; }  // null unless attention is tssa
   const ISTA* ista() const { return ista_; }  // null for the MLP
-  const LayerNorm& ln1() const { return *ln1_; }
+  const LayerNorm& ln1() const { return *ln1_; }  // (ln2 is absent with mlp none)
   // U^l as (K, p, d), a graph view of the parameter: MSSA's or TSSA's U, or the key projection of standard
   // attention (the subspaces the official measurement uses for a ViT).
   Tensor subspaces() const;

@@ -34,6 +34,7 @@ Tensor MSSA::forward(const Tensor& y, Tensor* qkv_out, Tensor* maps) const {
   const Tensor qkv = qkv_->forward(y);  // (B, n, K p)
   if (qkv_out != nullptr) *qkv_out = qkv;
   const Tensor h = ops::tied_attention(qkv, c_.heads, 1.0 / std::sqrt(static_cast<double>(c_.dim_head)), maps);
+  if (c_.output_map == OutputMap::transposed) return ops::matmul(h, qkv_->weight());  // concat_k(O_k) U
   if (c_.output_map == OutputMap::paper) {
     const double n = static_cast<double>(y.size(1));
     const double beta = static_cast<double>(c_.dim_head) / (n * c_.paper_eps * c_.paper_eps);

@@ -3,7 +3,9 @@
 //   Q = Y U^T  split into heads Q_k (B, K, n, p);  A_k = softmax_row(Q_k Q_k^T / sqrt(p));  O_k = A_k Q_k
 //   out = concat_k(O_k) W_o^T + b_o       (`to_out.0`; absent when K = 1 and p = d, as the official code)
 // With output_map paper the free W_o is replaced by the paper's map, U itself scaled by
-// p / (n eps^2) (spec §1.6, §2.3): out = (p / (n eps^2)) concat_k(O_k) U.
+// p / (n eps^2) (spec §1.6, §2.3): out = (p / (n eps^2)) concat_k(O_k) U. With output_map transposed
+// (the critique's CRATE-T, Hu et al. 2024): out = concat_k(O_k) U, W_o tied to U^T, unscaled, no bias.
+// The sign of the update (Z + or - MSSA) is the layer's (BlockConfig::mssa_sign, crate/blocks/layer.cpp).
 // The block runs the fused ops::tied_attention (whose backward sums the three uses of Q, with the
 // symmetric (dS + dS^T) term of spec §1.7); attend/split_heads/merge_heads below are the same math as
 // plain composed ops, kept as the readable reference the tests compare against.

@@ -150,7 +150,7 @@ def main():
     a = ap.parse_args()
     s = Suite(a.whitebox)
     commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads", "corpus",
-                "mae-grads", "mae-measure"]
+                "mae-grads", "mae-measure", "rate", "report"]
 
     s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
     for c in commands:

@@ -67,10 +67,12 @@ inline CrateConfig tiny_config(const TinyShape& s = {}, wb::DType dtype = wb::DT
 // The block variants by name: "crate" (the official block, unchanged), "overcomplete" (CRATE-alpha's
 // d x r d dictionary), "alpha" (overcomplete with the residual around ISTA), "learnable" (trained eta
 // and lambda), "paper" (the paper's output map), "ista_residual", "vit" (standard attention and MLP),
-// "tssa" (ToST's TSSA in place of MSSA, ISTA kept), "tost" (TSSA, MLP, LayerScale 0.5: ToST's block)
-// and "tost_paper" (the same with TSSA's paper form).
-inline constexpr std::string_view kBlockVariants[] = {"crate",         "overcomplete", "alpha", "learnable", "paper",
-                                                      "ista_residual", "vit", "tssa", "tost", "tost_paper"};
+// "tssa" (ToST's TSSA in place of MSSA, ISTA kept), "tost" (TSSA, MLP, LayerScale 0.5: ToST's block),
+// "tost_paper" (the same with TSSA's paper form), and the critique's "attention_only" (no ISTA),
+// "negative" (Z - MSSA) and "transposed" (W_o tied to U^T).
+inline constexpr std::string_view kBlockVariants[] = {
+    "crate", "overcomplete", "alpha", "learnable",  "paper",          "ista_residual", "vit",
+    "tssa",  "tost",         "tost_paper",          "attention_only", "negative",      "transposed"};
 
 inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
   using namespace wb::crate;
@@ -86,6 +88,12 @@ inline CrateConfig with_variant(CrateConfig c, std::string_view variant) {
     c.output_map = OutputMap::paper;
   } else if (variant == "ista_residual") {
     c.ista_residual = true;
+  } else if (variant == "attention_only") {  // the critique's experiments (Hu et al. 2024)
+    c.mlp = MlpKind::none;
+  } else if (variant == "negative") {
+    c.mssa_sign = MssaSign::minus;
+  } else if (variant == "transposed") {
+    c.output_map = OutputMap::transposed;
   } else if (variant == "vit") {
     c.attention = AttentionKind::standard;
     c.mlp = MlpKind::mlp;

@@ -38,7 +38,8 @@ void MaeConfig::validate() const {
                      kept(), num_patches()));
   if (dim % 4 != 0) fail(fmt::format("dim {} must be a multiple of 4 (the 2-D sin-cos position table)", dim));
   if (inner_dim() != dim) fail(fmt::format("heads * dim_head = {} must equal dim {}", inner_dim(), dim));
-  if (dictionary != Dictionary::complete || output_map != OutputMap::free || learnable_ista || ista_residual)
+  if (dictionary != Dictionary::complete || output_map != OutputMap::free || learnable_ista || ista_residual ||
+      mssa_sign != MssaSign::plus || mlp == MlpKind::none)
     fail("CRATE-MAE uses the official block: complete dictionary, free output map, fixed eta and lambda, no residual");
   if (dropout != 0.0) fail("CRATE-MAE has no dropout");
   BlockConfig::validate(name);

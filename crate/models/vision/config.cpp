@@ -40,7 +40,7 @@ nlohmann::json to_json(const CrateConfig& c) {
           {"mlp_ratio", c.mlp_ratio}, {"ista_residual", c.ista_residual}, {"learnable_ista", c.learnable_ista},
           {"output_map", name_of(c.output_map)}, {"paper_eps", c.paper_eps}, {"dictionary", name_of(c.dictionary)},
           {"overcomplete_ratio", c.overcomplete_ratio}, {"tssa_form", name_of(c.tssa_form)},
-          {"layer_scale", c.layer_scale}};
+          {"layer_scale", c.layer_scale}, {"mssa_sign", name_of(c.mssa_sign)}};
 }
 
 CrateConfig config_from_json(const nlohmann::json& j) {
@@ -91,6 +91,7 @@ CrateConfig config_from_json(const nlohmann::json& j) {
     get("overcomplete_ratio", c.overcomplete_ratio);
     get_enum("tssa_form", c.tssa_form);
     get("layer_scale", c.layer_scale);
+    get_enum("mssa_sign", c.mssa_sign);
     if (j.contains("dtype")) {
       std::string s;
       get("dtype", s);

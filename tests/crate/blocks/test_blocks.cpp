@@ -109,8 +109,8 @@ BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
   // Whole blocks in double: the input gets an elementwise gradcheck, and the input plus every
   // parameter a check along one random direction (module_check.hpp).
   const CrateConfig base = gradcheck_config();
-  for (const std::string variant :
-       {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit", "tssa", "tost", "tost_paper"}) {
+  for (const std::string variant : {"crate", "overcomplete", "learnable", "paper", "ista_residual", "vit", "tssa",
+                                    "tost", "tost_paper", "attention_only", "negative", "transposed"}) {
     const CrateConfig c = wbtest::with_variant(base, variant);
     Generator gen(9);
     CrateLayer layer(c, gen);

@@ -61,6 +61,9 @@ BOOST_AUTO_TEST_CASE(built_models_have_the_closed_form_count) {
            [](CrateConfig& c) { c.dictionary = Dictionary::overcomplete; },
            [](CrateConfig& c) { c.attention = AttentionKind::standard; },
            [](CrateConfig& c) { c.mlp = MlpKind::mlp; },
+           [](CrateConfig& c) { c.mlp = MlpKind::none; },  // attention only: one LayerNorm, no ISTA
+           [](CrateConfig& c) { c.output_map = OutputMap::transposed; },  // no W_o, b_o
+           [](CrateConfig& c) { c.mssa_sign = MssaSign::minus; },
            [](CrateConfig& c) {  // one head as wide as the model: no output projection (nn.Identity)
              c.heads = 1;
              c.dim_head = c.dim;
