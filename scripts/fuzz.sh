@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz/ (IDX, CIFAR-10, safetensors + checkpoint loading, the
-# ablation grid parser) with clang, ASan and UBSan in build-fuzz/, and runs each for SECONDS seconds.
+# ablation grid parser) with clang, ASan and UBSan in build-fuzz/ (or FUZZ_BUILD), and runs each for
+# SECONDS seconds.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default 10 s each; targets idx cifar safetensors grid)
 #   FUZZ_RUNS=1000000 scripts/fuzz.sh 900 idx  (stop after a million executions, or 900 s if sooner)
 #   FUZZ_JOBS=2                                 (parallel fuzzing processes per target; default 1)
+#   FUZZ_BUILD=build-asan                       (an existing build configured with -Dfuzz=true, as
+#                                                scripts/test.sh's sanitizer build is; default: build-fuzz/,
+#                                                configured here at -O1 for faster executions)
 #
 # Each target starts from its seed corpus in tests/fuzz/corpus/<target>/ (read only) and keeps what it
-# finds in build-fuzz/corpus/<target>/, so longer campaigns build on earlier ones. A crash, a sanitizer
+# finds in <build>/corpus/<target>/, so longer campaigns build on earlier ones. A crash, a sanitizer
 # report, a leak or an allocation above -malloc_limit_mb (a small input must stay cheap) stops the
-# target, leaves the input in build-fuzz/artifacts/ and makes the script exit non-zero. Reproduce one
-# with: build-fuzz/tests/fuzz/fuzz_<target> build-fuzz/artifacts/<target>-crash-...
+# target, leaves the input in <build>/artifacts/ and makes the script exit non-zero. Reproduce one
+# with: <build>/tests/fuzz/fuzz_<target> <build>/artifacts/<target>-crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +27,13 @@ if ! command -v clang++ > /dev/null; then
   echo "scripts/fuzz.sh: clang++ not found (apt-get install clang)" >&2
   exit 1
 fi
-if [ ! -f build-fuzz/build.ninja ]; then
+bd=${FUZZ_BUILD:-build-fuzz}
+if [ -n "${FUZZ_BUILD:-}" ]; then
+  if ! grep -q "fuzz_idx" "$bd/build.ninja" 2> /dev/null; then
+    echo "scripts/fuzz.sh: FUZZ_BUILD=$bd is not a build configured with -Dfuzz=true" >&2
+    exit 1
+  fi
+elif [ ! -f build-fuzz/build.ninja ]; then
   cxx=clang++
   command -v ccache > /dev/null && cxx="ccache clang++"
   CXX="$cxx" meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbench=false -Dcuda=disabled \
@@ -31,22 +41,22 @@ if [ ! -f build-fuzz/build.ninja ]; then
     { cat build-fuzz.log >&2; exit 1; }
   rm -f build-fuzz.log
 fi
-ninja -C build-fuzz $(printf 'tests/fuzz/fuzz_%s ' "${targets[@]}") > /dev/null
+ninja -C "$bd" $(printf 'tests/fuzz/fuzz_%s ' "${targets[@]}") > /dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-mkdir -p build-fuzz/artifacts
+mkdir -p "$bd/artifacts"
 status=0
 for t in "${targets[@]}"; do
-  mkdir -p "build-fuzz/corpus/$t"
+  mkdir -p "$bd/corpus/$t"
   limit=(-max_total_time="$seconds")
   [ -n "${FUZZ_RUNS:-}" ] && limit+=(-runs="$FUZZ_RUNS")
   jobs=()
   [ -n "${FUZZ_JOBS:-}" ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  log="build-fuzz/fuzz_$t.log"
-  if "build-fuzz/tests/fuzz/fuzz_$t" "${limit[@]}" "${jobs[@]}" -max_len=65536 -rss_limit_mb=2048 \
-    -malloc_limit_mb=256 -timeout=20 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t-" \
-    "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" > "$log" 2>&1; then
+  log="$bd/fuzz_$t.log"
+  if "$bd/tests/fuzz/fuzz_$t" "${limit[@]}" "${jobs[@]}" -max_len=65536 -rss_limit_mb=2048 \
+    -malloc_limit_mb=256 -timeout=20 -print_final_stats=1 -artifact_prefix="$bd/artifacts/$t-" \
+    "$bd/corpus/$t" "tests/fuzz/corpus/$t" > "$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     echo "fuzz_$t: ok, ${runs:-?} executions ($log)"
   else
