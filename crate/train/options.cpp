@@ -133,7 +133,6 @@ void validate(const TrainOptions& o) {
     in_range("--steps-per-epoch (--eval-every)", o.steps_per_epoch, 1, kCount);
     if (o.warmup_steps > o.epochs * o.steps_per_epoch)
       bad(fmt::format("--warmup-steps {} exceeds the run's {} steps", o.warmup_steps, o.epochs * o.steps_per_epoch));
-    if (o.measure_every > 0) bad("--measure-every is not available for --task lm yet (use `whitebox measure`)");
     if (o.srr_weight > 0) bad("--srr-weight is not defined for --task lm (its layers are not CrateLayers)");
     if (!o.init_from.empty() && o.init_partial) bad("--init-partial is not supported for --task lm");
     try {

@@ -108,8 +108,8 @@ TaskStep LmTask::step(const data::Batch& b, Phase /*phase*/, std::vector<LayerTr
 
 void LmTask::derive_metrics(double mean_loss, Metrics& means) const { means["perplexity"] = std::exp(mean_loss); }
 
-Measurement LmTask::measure(data::Loader& /*loader*/, const std::string& /*label*/) {
-  throw std::invalid_argument("train --task lm: --measure-every is not available for language models yet");
+Measurement LmTask::measure(data::Loader& loader, const std::string& label) {
+  return crate::measure(*model_, loader, label);
 }
 
 void LmTask::save_weights(const std::string& path, std::map<std::string, std::string> metadata) {

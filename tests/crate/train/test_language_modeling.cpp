@@ -15,6 +15,8 @@
 #include "crate/io/safetensors.hpp"
 #include "crate/io/text_checkpoint.hpp"
 #include "crate/models/text/generate.hpp"
+#include "crate/instruments/measure.hpp"
+#include "ops/ops.hpp"
 #include "crate/train/loop.hpp"
 #include "crate/train/objectives/language_modeling.hpp"
 #include "datasets/text/windows.hpp"
@@ -147,7 +149,9 @@ BOOST_AUTO_TEST_CASE(token_windows_are_pure_shifted_and_in_range) {
 
 BOOST_AUTO_TEST_CASE(trains_logs_perplexity_and_is_deterministic) {
   wbtest::TempDir dir;
-  const TrainOptions o = lm_micro_run(dir / "a");
+  TrainOptions o = lm_micro_run(dir / "a");
+  o.measure_every = 3;  // at init and after the last epoch (run b does not measure: same trajectory)
+  o.measure_limit = 6;
   const TrainResult r = lm_micro_train(o);
   BOOST_REQUIRE(r.epochs.size() == 3u);
   // ln 11 = 2.40 at chance; the chain's entropy is about 0.6 nats; the micro model gets below 1.2.
@@ -160,6 +164,17 @@ BOOST_AUTO_TEST_CASE(trains_logs_perplexity_and_is_deterministic) {
   const auto state = nlohmann::json::parse(std::ifstream(dir / "a/options.json"));
   BOOST_TEST(state.at("adam_beta2").get<double>() == 0.95);
   BOOST_TEST(state.at("task").get<std::string>() == "lm");
+  std::ifstream ms(dir / "a/measurements.jsonl");
+  std::string line;
+  std::vector<std::int64_t> measured;
+  while (std::getline(ms, line)) {
+    const auto j = nlohmann::json::parse(line);
+    measured.push_back(j.at("epoch").get<std::int64_t>());
+    BOOST_TEST(j.at("images").get<std::int64_t>() == 6);  // windows
+    BOOST_TEST(j.at("layers").size() == 2u);
+    BOOST_TEST(std::isfinite(j.at("layers")[1].at("rc_out").at("mean").get<double>()));
+  }
+  BOOST_TEST((measured == std::vector<std::int64_t>{0, 3}));
   // The checkpoint is a text model file with its tokenizer.
   const auto file = read_safetensors(dir / "a/model.safetensors");
   BOOST_TEST(checkpoint_tokenizer(file) == "synthetic");
@@ -188,6 +203,35 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_for_bit_through_the_loop) {
   TrainOptions other = rest;
   other.text.block_size = 6;
   BOOST_CHECK_THROW(lm_micro_train(other), std::exception);
+}
+
+BOOST_AUTO_TEST_CASE(causal_stacks_are_traced_for_the_measurement) {
+  for (const TextFamily f : {TextFamily::crate_gpt, TextFamily::crate_lm, TextFamily::gpt2}) {
+    TrainOptions o = lm_micro_run("unused", f);
+    Generator gen(2);
+    const auto model = make_text_model(o.text, gen);
+    const Tensor ids = Tensor::from_vector(std::vector<std::int64_t>{1, 4, 2, 9, 0, 3, 3, 7, 5, 6}, {2, 5});
+    std::vector<LayerTrace> traces;
+    autograd::NoGradGuard ng;
+    const Tensor logits = model->forward(ids, &traces);
+    BOOST_TEST(wbtest::allclose(logits, model->forward(ids), 0.0));  // tracing changes nothing
+    BOOST_REQUIRE(traces.size() == 2u);
+    const auto u = model->layer_subspaces();
+    BOOST_REQUIRE(u.size() == 2u);
+    BOOST_TEST((u[0].shape() == Shape{2, 8, 16}));
+    for (std::size_t l = 0; l < 2; ++l) {
+      // qkv is U LN1(Z): the rows of U (K p, d) applied to the LayerNorm output (GPT-2: its keys, plus the bias 0).
+      const Tensor expect = ops::matmul(traces[l].ln1, ops::transpose(ops::reshape(u[l], {16, 16}), 0, 1));
+      BOOST_TEST(wbtest::allclose(traces[l].qkv, expect, 1e-6), name_of(f));
+      BOOST_TEST((traces[l].output.shape() == Shape{2, 5, 16}));
+    }
+    BOOST_TEST(traces[1].input.is_same(traces[0].output) == true);
+    if (f == TextFamily::crate_lm) BOOST_TEST((traces[0].code.shape() == Shape{2, 5, 64}));  // the sparse code A (r d)
+    const auto v = measure_layers(model->layer_configs(), u, traces);
+    BOOST_TEST(v.at("rc_out").size() == 2u);
+    BOOST_TEST(v.at("rc_out")[0].size() == 2u);  // one value per window
+    BOOST_TEST(v.at("nonzero")[1][0] <= 1.0);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(top_k_sampling_by_hand) {
