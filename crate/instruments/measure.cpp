@@ -43,15 +43,24 @@ const std::vector<std::string>& measure_quantities() {
 }
 
 LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& traces) {
-  if (layers.size() != traces.size())
-    throw std::invalid_argument(fmt::format("measure_layers: {} layers but {} traces", layers.size(), traces.size()));
+  std::vector<BlockConfig> configs;
+  std::vector<Tensor> subspaces;
+  for (const CrateLayer* l : layers) configs.push_back(l->config()), subspaces.push_back(l->subspaces());
+  return measure_layers(configs, subspaces, traces);
+}
+
+LayerValues measure_layers(const std::vector<BlockConfig>& configs, const std::vector<Tensor>& subspaces,
+                           const std::vector<LayerTrace>& traces) {
+  if (configs.size() != traces.size() || subspaces.size() != traces.size())
+    throw std::invalid_argument(fmt::format("measure_layers: {} layers ({} subspaces) but {} traces", configs.size(),
+                                            subspaces.size(), traces.size()));
   autograd::NoGradGuard ng;
   const double e2 = ops::kMeasurementEps;
   LayerValues out;
   for (std::size_t l = 0; l < traces.size(); ++l) {
     const LayerTrace& t = traces[l];
-    const BlockConfig& c = layers[l]->config();
-    const Tensor u = layers[l]->subspaces();
+    const BlockConfig& c = configs[l];
+    const Tensor u = subspaces[l];
     const auto rc_in = per_image(ops::compressed_coding_rate(t.qkv, head_selectors(c), e2, ops::kMeasurement));
     const auto rc_half = per_image(ops::compressed_coding_rate(t.z_half, u, e2, ops::kMeasurement));
     const auto rc_out = per_image(ops::compressed_coding_rate(t.output, u, e2, ops::kMeasurement));
@@ -94,11 +103,14 @@ Measurement measure(CrateModel& model, data::Loader& loader, const std::string& 
   });
 }
 
-Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
-                    const TraceForward& forward) {
+namespace {
+
+// One pass over `loader`: `values` turns one batch's traces into the per-layer values of each sample.
+using TraceValues = std::function<LayerValues(const std::vector<LayerTrace>&)>;
+Measurement measure_over_loader(Module& model, std::size_t depth, data::Loader& loader, const std::string& label,
+                                const TraceForward& forward, const TraceValues& values) {
   ModeGuard eval(model, false);
   autograd::NoGradGuard ng;
-  const std::size_t depth = layers.size();
   std::map<std::string, std::vector<double>> sum, sum2;
   for (const auto& q : measure_quantities()) {
     sum[q].assign(depth, 0.0);
@@ -110,7 +122,7 @@ Measurement measure(Module& model, LayerStack layers, data::Loader& loader, cons
   while (auto b = loader.next()) {
     std::vector<LayerTrace> traces;
     forward(*b, traces);
-    const auto v = measure_layers(layers, traces);
+    const auto v = values(traces);
     for (const auto& q : measure_quantities())
       for (std::size_t l = 0; l < depth; ++l)
         for (double x : v.at(q)[l]) {
@@ -132,6 +144,22 @@ Measurement measure(Module& model, LayerStack layers, data::Loader& loader, cons
     m.layers.push_back(lm);
   }
   return m;
+}
+
+}  // namespace
+
+Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
+                    const TraceForward& forward) {
+  return measure_over_loader(model, layers.size(), loader, label, forward,
+                             [&](const std::vector<LayerTrace>& traces) { return measure_layers(layers, traces); });
+}
+
+Measurement measure(TextModel& model, data::Loader& loader, const std::string& label) {
+  const std::vector<BlockConfig> configs = model.layer_configs();
+  return measure_over_loader(
+      model, configs.size(), loader, label,
+      [&](const data::Batch& b, std::vector<LayerTrace>& traces) { (void)model.forward(b.x, &traces); },
+      [&](const std::vector<LayerTrace>& traces) { return measure_layers(configs, model.layer_subspaces(), traces); });
 }
 
 nlohmann::json to_json(const Measurement& m) {

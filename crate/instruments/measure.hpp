@@ -36,6 +36,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "crate/instruments/layer_stack.hpp"
+#include "crate/models/text/text_model.hpp"
 #include "crate/models/vision/classifier.hpp"
 #include "datasets/loader.hpp"
 
@@ -64,6 +65,10 @@ using LayerValues = std::map<std::string, std::vector<std::vector<double>>>;
 // the rc_in head selectors from layers[l]->config() (K heads of width p), lambda from its config.
 // Throws std::invalid_argument when layers and traces differ in length.
 LayerValues measure_layers(LayerStack layers, const std::vector<LayerTrace>& traces);
+// The same from each layer's block choices and U^l (K, p, d), for stacks whose layers are not
+// CrateLayer modules (the causal text models: TextModel::layer_configs(), layer_subspaces()).
+LayerValues measure_layers(const std::vector<BlockConfig>& configs, const std::vector<Tensor>& subspaces,
+                           const std::vector<LayerTrace>& traces);
 // measure_layers on the traces of model.features(images) (no graph; the model's current mode).
 LayerValues measure_batch(const CrateModel& model, const Tensor& images);
 // Runs the model over one epoch of `loader` in evaluation mode (a ModeGuard: the caller's mode is
@@ -74,6 +79,9 @@ Measurement measure(CrateModel& model, data::Loader& loader, const std::string& 
 using TraceForward = std::function<void(const data::Batch& batch, std::vector<LayerTrace>& traces)>;
 Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
                     const TraceForward& forward);
+// A causal text model over token windows (datasets/text/windows.hpp): every window of T tokens is
+// one sample ("images" counts windows), n = T tokens per sample, no class token.
+Measurement measure(TextModel& model, data::Loader& loader, const std::string& label);
 
 nlohmann::json to_json(const Measurement& m);
 Measurement measurement_from_json(const nlohmann::json& j);

@@ -24,6 +24,7 @@
 #include "crate/report/progress.hpp"
 #include "crate/train/evaluate.hpp"
 #include "crate/train/objectives/classification.hpp"
+#include "crate/train/objectives/language_modeling.hpp"
 #include "crate/train/objectives/mae_classify.hpp"
 #include "crate/train/objectives/masked_autoencoding.hpp"
 #include "crate/train/objectives/sparse_rate_reduction.hpp"
@@ -66,7 +67,9 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, const Na
     so.momentum = o.momentum;
     return std::make_unique<optim::SGD>(std::move(groups), so);
   }
-  return std::make_unique<optim::AdamW>(std::move(groups));
+  optim::AdamWOptions ao;
+  ao.beta2 = o.adam_beta2;
+  return std::make_unique<optim::AdamW>(std::move(groups), ao);
 }
 
 // --init-from and --freeze: the starting weights, then the parameters the optimizer may move.
@@ -214,6 +217,10 @@ EpochRecord epoch_record(std::int64_t epoch, const Position& pos, const EvalResu
 TrainResult train(const TrainOptions& options) {
   TrainOptions o = options;
   validate(o);
+  if (o.task == "lm") {
+    LmTask task(o);
+    return train(task, o);
+  }
   if (o.task == "mae" || o.task == "mae-classify") {
     o.mae.seed = o.seed;
     if (o.task == "mae-classify") {
@@ -267,7 +274,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
   const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
   optim::ScheduleConfig sc;
   sc.base_lr = o.lr;
-  sc.warmup = o.warmup_epochs * steps_per_epoch;
+  sc.warmup = o.warmup_steps >= 0 ? o.warmup_steps : o.warmup_epochs * steps_per_epoch;
   sc.total = std::max<std::int64_t>(1, o.epochs * steps_per_epoch);
   sc.min_lr = std::min(o.min_lr, o.lr);
   const optim::Schedule schedule(sc);
@@ -343,7 +350,9 @@ TrainResult train(Task& task, const TrainOptions& o) {
     if (result.interrupted) break;
     const double seconds = pos.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (o.progress) bar.finish(fmt::format("loss {:.4f}", pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen))));
-    const EpochRecord rec = epoch_record(epoch, pos, evaluate(task, *data.test), lr_now, seconds);
+    EpochRecord rec = epoch_record(epoch, pos, evaluate(task, *data.test), lr_now, seconds);
+    task.derive_metrics(rec.train_loss, rec.train);
+    task.derive_metrics(rec.test_loss, rec.test);
     history.push_back(rec);
     json line = to_json(rec);
     line["kind"] = "epoch";
@@ -352,8 +361,8 @@ TrainResult train(Task& task, const TrainOptions& o) {
     require_finite_line(line, fmt::format("in the evaluation after epoch {} (step {})", epoch + 1, pos.step), o);
     append_jsonl(paths.metrics, line);
     if (o.progress)
-      fmt::print(stderr, "epoch {}/{}: train {} | test {} | {:.0f} {}/s\n", rec.epoch, o.epochs,
-                 format_metrics(rec.train_loss, rec.train, 1.0, specs, 0, 2),
+      fmt::print(stderr, "epoch {}/{}: train {} | {} {} | {:.0f} {}/s\n", rec.epoch, o.epochs,
+                 format_metrics(rec.train_loss, rec.train, 1.0, specs, 0, 2), task.eval_split(),
                  format_metrics(rec.test_loss, rec.test, 1.0, specs, 0, 2), rec.images_per_second, task.unit());
     const std::int64_t steps = pos.step;
     pos = Position{};  // the next epoch starts with fresh running sums

@@ -18,9 +18,17 @@ namespace wb::crate {
 
 struct TrainOptions {
   std::string task = "classification";  // classification | mae | mae-classify (objectives/masked_autoencoding.hpp)
+                                        // | lm (objectives/language_modeling.hpp)
   CrateConfig model = named_config("crate-mini-28");   // the classifier (task classification)
   MaeConfig mae = named_mae_config("crate-mae-mini-28");  // the autoencoder (task mae), with its mask ratio
-  std::string data = "fashion-mnist";  // a name of datasets/registry.hpp
+  // Task lm: the causal language model (crate/models/text/), its tokenizer and the token windows.
+  std::string text_model = "crate-gpt-d256";  // a name of text_config_names()
+  TextConfig text = named_text_config("crate-gpt-d256");
+  std::string tokenizer = "gpt2:8192";  // gpt2 | gpt2:V | bytes (datasets/text/bpe.hpp); V <= the model's
+  std::string cache_dir;                // token caches of the corpus (default: <out>/tokens)
+  std::int64_t steps_per_epoch = 200;   // lm: optimizer steps between validations ("epochs" of random windows)
+  std::int64_t warmup_steps = -1;       // linear warmup in optimizer steps (-1: warmup_epochs epochs)
+  std::string data = "fashion-mnist";  // a name of datasets/registry.hpp (lm: the Brown corpus, data_dir its folder)
   std::string data_dir;                // default: the dataset's standard location
   std::int64_t epochs = 10;
   std::int64_t batch_size = 128;
@@ -32,6 +40,7 @@ struct TrainOptions {
   double label_smoothing = 0.1;
   double clip_grad = 1.0;              // 0: no clipping
   double momentum = 0.9;               // sgd only
+  double adam_beta2 = 0.999;           // adamw's beta2 (beta1 0.9); `train --task lm` defaults to 0.95 (nanoGPT)
   bool augment = true;                 // random crop and horizontal flip (below); false turns both off
   std::int64_t crop_padding = -1;      // random-crop padding; -1: none at 28x28 (a shift of the 4x4 patch
                                        // grid costs ~10 points of accuracy there), 4 at 32x32; 0: no crop

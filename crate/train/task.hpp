@@ -50,7 +50,8 @@ class Task {
   // CRATE layer of layers() (graph tensors, so objectives on them backpropagate).
   virtual TaskStep step(const data::Batch& batch, Phase phase, std::vector<LayerTrace>* traces) = 0;
   virtual std::vector<MetricSpec> metrics() const = 0;
-  virtual const char* unit() const { return "img"; }  // what `count` counts, for the rate on the terminal
+  virtual const char* unit() const { return "img"; }
+  virtual const char* eval_split() const { return "test"; }  // what the evaluation loader holds, for the terminal  // what `count` counts, for the rate on the terminal
   // The CRATE layers the traces of step() belong to, in order.
   virtual std::vector<const CrateLayer*> layers() const = 0;
   // The per-layer measurement of the model on one pass over `loader` (evaluation mode).
@@ -64,6 +65,9 @@ class Task {
   // Called after each epoch's checkpoint (epoch counted from 1), for what a family shows per epoch
   // (the MAE's reconstruction grid); nothing by default.
   virtual void end_of_epoch(std::int64_t /*epoch*/, const TrainOptions& /*options*/) {}
+  // Metrics that are functions of an epoch's mean loss rather than sums over examples (the language
+  // model's perplexity exp(loss)), added to the epoch record's train and test means; none by default.
+  virtual void derive_metrics(double /*mean_loss*/, Metrics& /*means*/) const {}
 };
 
 }  // namespace wb::crate

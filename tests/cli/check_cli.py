@@ -150,7 +150,7 @@ def main():
     a = ap.parse_args()
     s = Suite(a.whitebox)
     commands = ["train", "eval", "measure", "verify", "optimize", "params", "ablate", "logits", "grads", "corpus",
-                "mae-grads", "mae-measure", "rate", "report"]
+                "mae-grads", "mae-measure", "generate", "rate", "report"]
 
     s.check("top-level help lists every subcommand", lambda: s.expect(["--help"], True, *commands))
     for c in commands:
@@ -256,6 +256,36 @@ def main():
                 s.expect(["corpus", "--tokenizer", "bytes", "--cache-dir", t / "tok"], False, "whitebox: error:",
                          "brown-validation-bytes.tok", "truncated")
             s.check("corpus: a corrupt token cache is named", corrupt_cache)
+
+        lm_checks = ("train --task lm: a tiny run", "generate: tokens and the note on the cropped prompt",
+                     "generate: an empty prompt is refused", "generate: a token id out of range is refused",
+                     "generate: a tokenizer that disagrees with the checkpoint is refused",
+                     "train --task lm: a tokenizer larger than the model's vocabulary is refused")
+        if not BROWN.exists():
+            for name in lm_checks:
+                s.skip(name, "the Brown corpus is not installed (scripts/setup.sh)")
+        else:
+            lm = t / "lm"
+            s.check(lm_checks[0],
+                    lambda: s.expect(["train", "--task", "lm", "--model", "gpt2-tiny", "--block-size", "16", "--max-iters", "4",
+                                      "--eval-every", "2", "--batch-size", "2", "--test-limit", "4", "--out", lm,
+                                      "--cache-dir", t / "lmtok", "--no-plot", "--threads", "1"], True,
+                                     "validation loss", "perplexity", "tok/s") and None)
+            ckpt = lm / "model.safetensors"
+            s.check(lm_checks[1],
+                    lambda: s.expect(["generate", "--checkpoint", ckpt, "--prompt", "The jury said " * 8, "--max-tokens", "3",
+                                      "--seed", "1"], True, "The jury said", "cropped to its last 16 tokens",
+                                     "3 generated") and None)
+            s.check(lm_checks[2], lambda: s.expect(["generate", "--checkpoint", ckpt, "--prompt", ""], False,
+                                                  "whitebox: error:", "the prompt is empty"))
+            s.check(lm_checks[3], lambda: s.expect(["generate", "--checkpoint", ckpt, "--prompt-ids", "5,600"], False,
+                                                  "whitebox: error:", "token 600 at position 1", "[0, 512)"))
+            s.check(lm_checks[4], lambda: s.expect(["generate", "--checkpoint", ckpt, "--prompt", "a", "--tokenizer", "gpt2"],
+                                                  False, "whitebox: error:", "trained with tokenizer 'gpt2:512'"))
+            s.check(lm_checks[5],
+                    lambda: s.expect(["train", "--task", "lm", "--model", "gpt2-tiny", "--tokenizer", "gpt2:1000",
+                                      "--out", t / "lm2", "--cache-dir", t / "lmtok"], False, "whitebox: error:",
+                                     "V = 1000", "vocabulary of 512 of model"))
 
         harness = ("grads", "grads --f64", "eval --f64 reads the checkpoint's configuration",
                    "eval overrides need --model", "train --init-from --freeze (a linear probe)",

@@ -42,23 +42,34 @@ CrateGpt::CrateGpt(const TextConfig& c, Generator& gen) : c_(c) {
   }
 }
 
-Tensor CrateGpt::forward(const Tensor& ids) const {
+std::vector<Tensor> CrateGpt::layer_subspaces() const {
+  std::vector<Tensor> u;
+  for (const Layer& l : layers_) u.push_back(ops::reshape(*l.c_attn, {c_.heads, c_.dim_head(), c_.dim}));
+  return u;
+}
+
+Tensor CrateGpt::forward(const Tensor& ids, std::vector<LayerTrace>* traces) const {
   check_ids(ids);
   const std::int64_t t = ids.size(1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(c_.dim_head()));
   const double eta = c_.eta, thr = c_.eta * c_.lambda;
   Tensor x = ops::add(ops::embedding(*wte_, ids), ops::slice(*wpe_, 0, 0, t));
+  if (traces != nullptr) traces->clear();
   for (const Layer& l : layers_) {
+    const Tensor input = x;
     const Tensor y = ops::layer_norm(x, *l.ln1_w, *l.ln1_b, c_.ln_eps);
     const Tensor q = text_linear(y, *l.c_attn, nullptr);
     x = ops::add(x, text_linear(ops::tied_causal_attention(q, c_.heads, scale), *l.c_proj_w, l.c_proj_b));
+    const Tensor z_half = x;
     const Tensor u = ops::layer_norm(x, *l.ln2_w, *l.ln2_b, c_.ln_eps);
     const Tensor& w = *l.ista;
+    Tensor code;
     if (c_.family == TextFamily::crate_gpt) {
       // ReLU(u + eta (u D - u D^T D) - eta lambda), the official order: x1 = u D^T; grad_1 = x1 D; grad_2 = u D
       const Tensor x1 = ops::matmul(u, ops::transpose(w, 0, 1));
       const Tensor grad = ops::sub(ops::matmul(u, w), ops::matmul(x1, w));
       x = ops::relu(ops::add_scalar(ops::add(u, ops::mul_scalar(grad, eta)), -thr));
+      code = x;
     } else {
       const Tensor wt = ops::transpose(w, 0, 1);  // D = W^T (d x r d)
       Tensor a = ops::relu(ops::add_scalar(ops::mul_scalar(ops::matmul(u, wt), eta), -thr));
@@ -67,7 +78,9 @@ Tensor CrateGpt::forward(const Tensor& ids) const {
         a = ops::relu(ops::add_scalar(ops::add(a, ops::mul_scalar(ops::matmul(residual, wt), eta)), -thr));
       }
       x = ops::matmul(a, w);
+      code = a;
     }
+    if (traces != nullptr) traces->push_back(LayerTrace{input, y, q, z_half, u, code, x, Tensor()});
   }
   if (lnf_w_ != nullptr) x = ops::layer_norm(x, *lnf_w_, *lnf_b_, c_.ln_eps);
   return ops::matmul(x, ops::transpose(*wte_, 0, 1));

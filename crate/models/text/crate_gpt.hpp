@@ -26,7 +26,8 @@ class CrateGpt : public TextModel {
  public:
   CrateGpt(const TextConfig& c, Generator& gen);
   const TextConfig& config() const override { return c_; }
-  Tensor forward(const Tensor& ids) const override;
+  Tensor forward(const Tensor& ids, std::vector<LayerTrace>* traces = nullptr) const override;
+  std::vector<Tensor> layer_subspaces() const override;
 
  private:
   struct Layer {

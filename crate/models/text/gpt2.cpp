@@ -43,7 +43,14 @@ Gpt2::Gpt2(const TextConfig& c, Generator& gen) : c_(c) {
   norm(tr, "ln_f", lnf_w_, lnf_b_);
 }
 
-Tensor Gpt2::forward(const Tensor& ids) const {
+std::vector<Tensor> Gpt2::layer_subspaces() const {
+  std::vector<Tensor> u;  // the key rows d .. 2d of c_attn, as a ViT's standard attention
+  for (const Layer& l : layers_)
+    u.push_back(ops::reshape(ops::slice(*l.attn_w, 0, c_.dim, 2 * c_.dim), {c_.heads, c_.dim_head(), c_.dim}));
+  return u;
+}
+
+Tensor Gpt2::forward(const Tensor& ids, std::vector<LayerTrace>* traces) const {
   check_ids(ids);
   const std::int64_t t = ids.size(1), d = c_.dim;
   const double scale = 1.0 / std::sqrt(static_cast<double>(c_.dim_head()));
@@ -52,13 +59,17 @@ Tensor Gpt2::forward(const Tensor& ids) const {
     return ops::layer_norm(x, *w, b != nullptr ? *b : zero, c_.ln_eps);
   };
   Tensor x = ops::add(ops::embedding(*wte_, ids), ops::slice(*wpe_, 0, 0, t));
+  if (traces != nullptr) traces->clear();
   for (const Layer& l : layers_) {
-    const Tensor qkv = text_linear(ln(x, l.ln1_w, l.ln1_b), *l.attn_w, l.attn_b);
+    const Tensor input = x, y = ln(x, l.ln1_w, l.ln1_b);
+    const Tensor qkv = text_linear(y, *l.attn_w, l.attn_b);
     const Tensor att = ops::causal_attention(ops::slice(qkv, 2, 0, d), ops::slice(qkv, 2, d, 2 * d),
                                              ops::slice(qkv, 2, 2 * d, 3 * d), c_.heads, scale);
     x = ops::add(x, text_linear(att, *l.proj_w, l.proj_b));
-    const Tensor hidden = ops::gelu(text_linear(ln(x, l.ln2_w, l.ln2_b), *l.fc_w, l.fc_b));
-    x = ops::add(x, text_linear(hidden, *l.mproj_w, l.mproj_b));
+    const Tensor z_half = x, u = ln(x, l.ln2_w, l.ln2_b);
+    const Tensor mlp = text_linear(ops::gelu(text_linear(u, *l.fc_w, l.fc_b)), *l.mproj_w, l.mproj_b);
+    x = ops::add(x, mlp);
+    if (traces != nullptr) traces->push_back(LayerTrace{input, y, ops::slice(qkv, 2, d, 2 * d), z_half, u, mlp, x, Tensor()});
   }
   x = ln(x, lnf_w_, lnf_b_);
   return ops::matmul(x, ops::transpose(*wte_, 0, 1));

@@ -18,7 +18,8 @@ class Gpt2 : public TextModel {
  public:
   Gpt2(const TextConfig& c, Generator& gen);
   const TextConfig& config() const override { return c_; }
-  Tensor forward(const Tensor& ids) const override;
+  Tensor forward(const Tensor& ids, std::vector<LayerTrace>* traces = nullptr) const override;
+  std::vector<Tensor> layer_subspaces() const override;
 
  private:
   struct Layer {

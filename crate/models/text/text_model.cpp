@@ -34,6 +34,22 @@ Tensor TextModel::loss(const Tensor& ids, const Tensor& targets) const {
   return ops::cross_entropy(ops::reshape(logits, {ids.numel(), v}), prim::reshape(targets, {ids.numel()}), -1);
 }
 
+std::vector<BlockConfig> TextModel::layer_configs() const {
+  const TextConfig& c = config();
+  BlockConfig b;
+  b.dim = c.dim;
+  b.heads = c.heads;
+  b.dim_head = c.dim_head();
+  b.eta = c.eta;
+  b.lambda = c.lambda;
+  b.dtype = c.dtype;
+  if (c.family == TextFamily::gpt2) {
+    b.attention = AttentionKind::standard;
+    b.mlp = MlpKind::mlp;
+  }
+  return std::vector<BlockConfig>(static_cast<std::size_t>(c.depth), b);
+}
+
 std::unique_ptr<TextModel> make_text_model(const TextConfig& c, Generator& gen) {
   c.validate();
   if (c.family == TextFamily::gpt2) return std::make_unique<Gpt2>(c, gen);

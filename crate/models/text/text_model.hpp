@@ -11,7 +11,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "crate/blocks/layer.hpp"
 #include "crate/models/text/config.hpp"
 #include "crate/nn/module.hpp"
 #include "tensor/rng.hpp"
@@ -27,7 +29,15 @@ class TextNode : public Module {
 class TextModel : public Module {
  public:
   virtual const TextConfig& config() const = 0;
-  virtual Tensor forward(const Tensor& ids) const = 0;  // (B, T) -> (B, T, V)
+  // (B, T) -> (B, T, V). With `traces`, one LayerTrace per layer (the fields the instruments read:
+  // input, ln1, qkv, z_half, ln2, code, output; no attention maps): qkv = U LN1(Z) for the CRATE
+  // families, the keys for GPT-2; code = the ISTA output (CRATE-GPT), the sparse code A (B, T, r d)
+  // (CRATE-LM), the MLP's output (GPT-2).
+  virtual Tensor forward(const Tensor& ids, std::vector<LayerTrace>* traces = nullptr) const = 0;
+  // What the per-layer measurement needs of each layer: its block choices (d, K heads of p, lambda,
+  // dtype) and U^l as (K, p, d), a view of c_attn's weight (for GPT-2, its key rows).
+  std::vector<BlockConfig> layer_configs() const;
+  virtual std::vector<Tensor> layer_subspaces() const = 0;
   Tensor loss(const Tensor& ids, const Tensor& targets) const;
   // Checks ids (B, T) i64 with 1 <= T <= block_size; the ids' range is checked by the embedding.
   void check_ids(const Tensor& ids) const;
