@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default 10 s each; targets idx cifar safetensors grid)
 #   FUZZ_RUNS=1000000 scripts/fuzz.sh 900 idx  (stop after a million executions, or 900 s if sooner)
 #   FUZZ_JOBS=2                                 (parallel fuzzing processes per target; default 1)
+#   FUZZ_PARALLEL=2                             (targets fuzzed at the same time; default 1)
 #   FUZZ_BUILD=build-asan                       (an existing build configured with -Dfuzz=true, as
 #                                                scripts/test.sh's sanitizer build is; default: build-fuzz/,
 #                                                configured here at -O1 for faster executions)
@@ -46,23 +47,40 @@ ninja -C "$bd" $(printf 'tests/fuzz/fuzz_%s ' "${targets[@]}") > /dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 mkdir -p "$bd/artifacts"
-status=0
-for t in "${targets[@]}"; do
+run_target() {  # target: fuzzes it, prints one line, returns non-zero on a finding
+  local t=$1
   mkdir -p "$bd/corpus/$t"
-  limit=(-max_total_time="$seconds")
+  local limit=(-max_total_time="$seconds")
   [ -n "${FUZZ_RUNS:-}" ] && limit+=(-runs="$FUZZ_RUNS")
-  jobs=()
+  local jobs=()
   [ -n "${FUZZ_JOBS:-}" ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  log="$bd/fuzz_$t.log"
+  local log="$bd/fuzz_$t.log"
   if "$bd/tests/fuzz/fuzz_$t" "${limit[@]}" "${jobs[@]}" -max_len=65536 -rss_limit_mb=2048 \
     -malloc_limit_mb=256 -timeout=20 -print_final_stats=1 -artifact_prefix="$bd/artifacts/$t-" \
     "$bd/corpus/$t" "tests/fuzz/corpus/$t" > "$log" 2>&1; then
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    local runs
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
     echo "fuzz_$t: ok, ${runs:-?} executions ($log)"
   else
     echo "fuzz_$t: FAILED ($log):" >&2
     tail -40 "$log" >&2
-    status=1
+    return 1
   fi
+}
+
+# FUZZ_PARALLEL targets at a time (default 1; scripts/test.sh runs two, one per core).
+parallel=${FUZZ_PARALLEL:-1}
+status=0
+pids=()
+for t in "${targets[@]}"; do
+  run_target "$t" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$parallel" ]; then
+    wait "${pids[0]}" || status=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=1
 done
 exit $status

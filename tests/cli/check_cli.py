@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 
 FMNIST = pathlib.Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -23,26 +24,27 @@ BROWN = pathlib.Path(os.environ.get("WB_NPM_DIR") or pathlib.Path(__file__).reso
 class Suite:
     def __init__(self, exe):
         self.exe = exe
-        self.cases = []  # (name, failure message or None, skipped)
+        self.cases = []  # (name, failure message or None, skipped, seconds)
 
     def run(self, *args, timeout=300):
         p = subprocess.run([self.exe, *map(str, args)], capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout + p.stderr
 
     def check(self, name, fn):
+        t0 = time.monotonic()
         try:
             fn()
-            self.cases.append((name, None, False))
-            print(f"ok      {name}")
+            self.cases.append((name, None, False, time.monotonic() - t0))
+            print(f"ok      {name} ({time.monotonic() - t0:.1f} s)")
         except AssertionError as e:
-            self.cases.append((name, str(e), False))
+            self.cases.append((name, str(e), False, time.monotonic() - t0))
             print(f"FAILED  {name}: {e}")
         except Exception as e:  # noqa: BLE001 - a crash of the harness is a failure too
-            self.cases.append((name, f"{type(e).__name__}: {e}", False))
+            self.cases.append((name, f"{type(e).__name__}: {e}", False, time.monotonic() - t0))
             print(f"FAILED  {name}: {type(e).__name__}: {e}")
 
     def skip(self, name, why):
-        self.cases.append((name, why, True))
+        self.cases.append((name, why, True, 0.0))
         print(f"skipped {name}: {why}")
 
     def expect(self, args, rc_ok, *needles):
@@ -54,8 +56,8 @@ class Suite:
 
     def write_junit(self, path):
         suite = ET.Element("testsuite", name="cli", tests=str(len(self.cases)))
-        for name, failure, skipped in self.cases:
-            case = ET.SubElement(suite, "testcase", name=name, classname="cli")
+        for name, failure, skipped, seconds in self.cases:
+            case = ET.SubElement(suite, "testcase", name=name, classname="cli", time=f"{seconds:.3f}")
             if skipped:
                 ET.SubElement(case, "skipped", message=failure)
             elif failure is not None:
