@@ -34,9 +34,12 @@ Tensor ISTA::forward(const Tensor& x, Tensor* code) const {
     if (code != nullptr) *code = a2;
     return ops::matmul(a2, ops::transpose(*d_out_, 0, 1));
   }
-  const Tensor step = ops::matmul(x - ops::matmul(x, dt), d);  // (X - X D^T) D
-  const Tensor out = eta_ != nullptr ? ops::relu(x + *eta_ * step - *eta_ * *lambda_)
-                                     : ops::soft_threshold(x + ops::mul_scalar(step, c_.eta), c_.eta * c_.lambda);
+  // One token-sized product: X + eta (X D - X D^T D) = X M with M = I + K, K = eta (D - D^T D), a
+  // d x d x d product formed once per step and shared by every token; X M is computed as X + X K.
+  const Tensor dk = d - ops::matmul(dt, d);  // D - D^T D
+  const Tensor k = eta_ != nullptr ? *eta_ * dk : ops::mul_scalar(dk, c_.eta);
+  const Tensor pre = x + ops::matmul(x, k);  // X M
+  const Tensor out = eta_ != nullptr ? ops::relu(pre - *eta_ * *lambda_) : ops::soft_threshold(pre, c_.eta * c_.lambda);
   if (code != nullptr) *code = out;
   return out;
 }

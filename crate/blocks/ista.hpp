@@ -2,8 +2,9 @@
 //
 // Complete dictionary D (d x d, the official `fn.weight`), one proximal-gradient step on the
 // nonnegative LASSO  lambda ||A||_1 + 1/2 ||X - A D^T||^2  (row form) warm-started at A = X:
-//   out = ReLU(X + eta (X D - X D^T D) - eta lambda) = soft_threshold(X + eta (X - X D^T) D, eta lambda)
-// computed with two products, (X - X D^T) D, instead of three. No residual (the official code);
+//   out = ReLU(X + eta (X D - X D^T D) - eta lambda) = soft_threshold(X M, eta lambda),  M = I + eta (D - D^T D)
+// computed with one token-sized product: M (as K = M - I, a d x d x d product) is formed once per step
+// and shared by all B n tokens, then X M = X + X K. The backward goes through K by autodiff. No residual (the official code);
 // config.ista_residual adds one in the model. config.learnable_ista makes eta and lambda trained
 // parameters ("eta", "lambd").
 //

@@ -105,6 +105,44 @@ BOOST_AUTO_TEST_CASE(ista_row_form_equals_column_form) {
   BOOST_TEST(ok);
 }
 
+BOOST_AUTO_TEST_CASE(ista_as_one_product_equals_the_two_product_form) {
+  // The layer computes X M, M = I + eta (D - D^T D), with one token-sized product. The explicit form
+  // X + eta (X D - (X D^T) D) (two token-sized products, the earlier code) gives the same output to
+  // float error, in float64 and float32, with eta and lambda fixed or learned; and the layer's float64
+  // gradient (input, D, eta, lambda) passes a central-difference check.
+  for (const bool learnable : {false, true}) {
+    for (const DType dt : {DType::f64, DType::f32}) {
+      CrateConfig c = gradcheck_config();
+      c.dim = 6;
+      c.dtype = dt;
+      c.learnable_ista = learnable;
+      c.eta = 0.3;
+      c.lambda = 0.05;
+      Generator gen(17);
+      ISTA ista(c, gen);
+      const Tensor x = randn({2, 9, 6}, 51, dt);
+      const Tensor d = ista.dictionary().detach();
+      const Tensor dtr = ops::transpose(d, 0, 1);
+      const Tensor step = ops::matmul(x, d) - ops::matmul(ops::matmul(x, dtr), d);
+      const Tensor want = ops::relu(ops::add_scalar(x + ops::mul_scalar(step, c.eta), -c.eta * c.lambda));
+      const bool f64 = dt == DType::f64;
+      BOOST_TEST_CONTEXT((learnable ? "learnable " : "fixed ") << (f64 ? "f64" : "f32")) {
+        BOOST_TEST(wbtest::allclose(ista.forward(x), want, f64 ? 1e-13 : 1e-5, f64 ? 1e-12 : 1e-5));
+        // Negative control: the step without the D^T D term is far from the layer's output.
+        const Tensor wrong = ops::relu(ops::add_scalar(x + ops::mul_scalar(ops::matmul(x, d), c.eta), -c.eta * c.lambda));
+        BOOST_TEST(!wbtest::allclose(ista.forward(x), wrong, 1e-3, 1e-3));
+        if (f64) {
+          const Tensor xp = param(randn({2, 9, 6}, 52));
+          const Tensor r = randn({2, 9, 6}, 53);
+          check_module_direction(ista, {xp}, [&] { return ops::sum(ops::mul(ista.forward(xp), r)); });
+          wbtest::check_grad([&](const std::vector<Tensor>& in) { return ista.forward(in[0]); },
+                             {param(randn({1, 3, 6}, 54))});
+        }
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(block_gradchecks_along_a_random_direction) {
   // Whole blocks in double: the input gets an elementwise gradcheck, and the input plus every
   // parameter a check along one random direction (module_check.hpp).
