@@ -1,5 +1,6 @@
 #include "crate/instruments/measure.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -156,10 +157,13 @@ Measurement measure(Module& model, LayerStack layers, data::Loader& loader, cons
 
 Measurement measure(TextModel& model, data::Loader& loader, const std::string& label) {
   const std::vector<BlockConfig> configs = model.layer_configs();
-  return measure_over_loader(
+  Measurement m = measure_over_loader(
       model, configs.size(), loader, label,
       [&](const data::Batch& b, std::vector<LayerTrace>& traces) { (void)model.forward(b.x, &traces); },
       [&](const std::vector<LayerTrace>& traces) { return measure_layers(configs, model.layer_subspaces(), traces); });
+  m.samples = "windows";
+  m.class_token = false;
+  return m;
 }
 
 nlohmann::json to_json(const Measurement& m) {
@@ -169,13 +173,15 @@ nlohmann::json to_json(const Measurement& m) {
     for (const auto& [q, s] : lm.values) j[q] = {{"mean", s.mean}, {"std", s.std}};
     layers.push_back(j);
   }
-  return {{"label", m.label}, {"images", m.images}, {"layers", layers}};
+  return {{"label", m.label}, {"images", m.images}, {"samples", m.samples}, {"class_token", m.class_token}, {"layers", layers}};
 }
 
 Measurement measurement_from_json(const nlohmann::json& j) {
   Measurement m;
   j.at("label").get_to(m.label);
   j.at("images").get_to(m.images);
+  m.samples = j.value("samples", m.samples);  // absent in logs written before text models: images
+  m.class_token = j.value("class_token", m.class_token);
   for (const auto& lj : j.at("layers")) {
     LayerMeasure lm;
     lj.at("layer").get_to(lm.layer);
@@ -202,6 +208,16 @@ std::vector<Measurement> read_measurement_log(const std::string& path) {
   return ms;
 }
 
+namespace {
+// The JSON convention's "tokens": what each sample's n counts, over the measurements written together.
+std::string tokens_convention(const std::vector<Measurement>& ms) {
+  const bool with = std::any_of(ms.begin(), ms.end(), [](const Measurement& m) { return m.class_token; });
+  const bool without = std::any_of(ms.begin(), ms.end(), [](const Measurement& m) { return !m.class_token; });
+  if (with && without) return "per measurement (see class_token)";
+  return without ? "T per window (no class token)" : "N + 1 (class token included)";
+}
+}  // namespace
+
 void write_measurements(const std::string& prefix, const std::vector<Measurement>& ms, bool plot) {
   std::string csv = "label,layer";
   for (const auto& q : measure_quantities()) csv += fmt::format(",{0}_mean,{0}_std", q);
@@ -223,7 +239,7 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
   }
   const nlohmann::json doc{{"convention", {{"eps_squared", ops::kMeasurementEps},
                                            {"normalize_tokens", true},
-                                           {"tokens", "N + 1 (class token included)"},
+                                           {"tokens", tokens_convention(ms)},
                                            {"reference", "crate-spec section 3; Ma-Lab-Berkeley/CRATE vis_utils"}}},
                            {"measurements", all}};
   write_file_atomic(prefix + ".csv", csv);
@@ -257,8 +273,8 @@ void write_measurements(const std::string& prefix, const std::vector<Measurement
 }
 
 std::string format_table(const Measurement& m) {
-  std::string s = fmt::format("{} ({} images; eps^2 = {}, unit-norm tokens, class token included)\n", m.label, m.images,
-                              ops::kMeasurementEps);
+  std::string s = fmt::format("{} ({} {}; eps^2 = {}, unit-norm tokens, {})\n", m.label, m.images, m.samples,
+                              ops::kMeasurementEps, m.class_token ? "class token included" : "no class token");
   s += fmt::format("{:>5} {:>16} {:>16} {:>16} {:>10} {:>10} {:>16} {:>9} {:>10} {:>10}\n", "layer", "R^c(LN Z^l)",
                    "R^c(Z^l+1/2)", "R^c(Z^l+1)", "R(Z^l+1)", "dR", "nonzero", "l1", "SRR", "R^var_c");
   for (const auto& lm : m.layers) {

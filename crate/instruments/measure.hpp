@@ -54,7 +54,9 @@ struct LayerMeasure {
 };
 struct Measurement {
   std::string label;  // e.g. the checkpoint path or "epoch 3"
-  std::int64_t images = 0;
+  std::int64_t images = 0;           // samples measured: images, or token windows for a text model
+  std::string samples = "images";    // what `images` counts ("images" or "windows")
+  bool class_token = true;           // whether each sample's tokens include a class token
   std::vector<LayerMeasure> layers;
 };
 
@@ -80,7 +82,7 @@ using TraceForward = std::function<void(const data::Batch& batch, std::vector<La
 Measurement measure(Module& model, LayerStack layers, data::Loader& loader, const std::string& label,
                     const TraceForward& forward);
 // A causal text model over token windows (datasets/text/windows.hpp): every window of T tokens is
-// one sample ("images" counts windows), n = T tokens per sample, no class token.
+// one sample (`images` counts windows, samples = "windows"), n = T tokens per sample, no class token.
 Measurement measure(TextModel& model, data::Loader& loader, const std::string& label);
 
 nlohmann::json to_json(const Measurement& m);

@@ -82,7 +82,7 @@ std::vector<json> read_jsonl(const fs::path& p, std::vector<std::string>& notes)
 
 std::string metrics_table(const std::vector<json>& records) {
   static const std::vector<std::string> first{"epoch",     "step",          "train_loss", "train_accuracy",
-                                              "test_loss", "test_accuracy", "lr",         "images_per_second",
+                                              "test_loss", "test_accuracy", "lr",         "images_per_second", "tokens_per_second",
                                               "seconds"};
   std::vector<std::string> cols;
   std::set<std::string> seen;

@@ -61,7 +61,7 @@ RunSummary read_run(const AblationRun& run) {
   s.test_accuracy = last.test_accuracy();
   s.test_loss = last.test_loss;
   for (const auto& e : s.epochs) {
-    s.images_per_second += e.images_per_second / static_cast<double>(s.epochs.size());
+    s.images_per_second += e.samples_per_second / static_cast<double>(s.epochs.size());
     s.seconds += e.seconds;
   }
   std::ifstream in(dir / "final_measure.json");

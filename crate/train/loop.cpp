@@ -208,7 +208,7 @@ EpochRecord epoch_record(std::int64_t epoch, const Position& pos, const EvalResu
   rec.test = ev.metrics;
   rec.lr = lr;
   rec.seconds = seconds;
-  rec.images_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
+  rec.samples_per_second = seconds > 0 ? static_cast<double>(pos.seen) / seconds : 0.0;
   return rec;
 }
 
@@ -322,7 +322,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
       batch_index += 1;
       if (o.log_every > 0 && pos.step % o.log_every == 0) {
         json line = {{"kind", "step"}, {"epoch", epoch + 1}, {"step", pos.step}, {"loss", r.loss}, {"lr", lr_now},
-                     {"grad_norm", r.grad_norm}, {"images_per_second", bar.rate()}, {"srr", r.srr}};
+                     {"grad_norm", r.grad_norm}, {per_second_key(task.unit()), bar.rate()}, {"srr", r.srr}};
         for (const auto& [name, v] : r.sums) line[name] = v / static_cast<double>(n);
         require_finite_line(line, fmt::format("at epoch {} step {}", epoch + 1, pos.step), o);
         append_jsonl(paths.metrics, line);
@@ -351,6 +351,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
     const double seconds = pos.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (o.progress) bar.finish(fmt::format("loss {:.4f}", pos.loss_sum / std::max<double>(1.0, static_cast<double>(pos.seen))));
     EpochRecord rec = epoch_record(epoch, pos, evaluate(task, *data.test), lr_now, seconds);
+    rec.unit = task.unit();
     task.derive_metrics(rec.train_loss, rec.train);
     task.derive_metrics(rec.test_loss, rec.test);
     history.push_back(rec);
@@ -363,7 +364,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
     if (o.progress)
       fmt::print(stderr, "epoch {}/{}: train {} | {} {} | {:.0f} {}/s\n", rec.epoch, o.epochs,
                  format_metrics(rec.train_loss, rec.train, 1.0, specs, 0, 2), task.eval_split(),
-                 format_metrics(rec.test_loss, rec.test, 1.0, specs, 0, 2), rec.images_per_second, task.unit());
+                 format_metrics(rec.test_loss, rec.test, 1.0, specs, 0, 2), rec.samples_per_second, task.unit());
     const std::int64_t steps = pos.step;
     pos = Position{};  // the next epoch starts with fresh running sums
     pos.epoch = epoch + 1;
@@ -373,7 +374,7 @@ TrainResult train(Task& task, const TrainOptions& o) {
     save(pos);
     task.end_of_epoch(rec.epoch, o);
     if (o.plot && gnuplot_available())
-      plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, specs, o.label_smoothing);
+      plot_curves((fs::path(o.out_dir) / "curves.png").string(), history, specs, o.label_smoothing, task.eval_split());
   }
   result.epochs = history;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -14,9 +14,15 @@ double EvalResult::metric(const std::string& name) const {
   return it->second;
 }
 
+std::string per_second_key(const std::string& unit) {
+  if (unit == "img") return "images_per_second";
+  if (unit == "tok") return "tokens_per_second";
+  return unit + "_per_second";
+}
+
 json to_json(const EpochRecord& e) {
   json j = {{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"test_loss", e.test_loss},
-            {"lr", e.lr},       {"seconds", e.seconds},       {"images_per_second", e.images_per_second}};
+            {"lr", e.lr},       {"seconds", e.seconds},       {per_second_key(e.unit), e.samples_per_second}};
   for (const auto& [name, v] : e.train) j["train_" + name] = v;
   for (const auto& [name, v] : e.test) j["test_" + name] = v;
   return j;
@@ -29,7 +35,12 @@ EpochRecord epoch_from_json(const json& j) {
   j.at("test_loss").get_to(e.test_loss);
   j.at("lr").get_to(e.lr);
   j.at("seconds").get_to(e.seconds);
-  j.at("images_per_second").get_to(e.images_per_second);
+  if (j.contains("tokens_per_second")) {
+    e.unit = "tok";
+    j.at("tokens_per_second").get_to(e.samples_per_second);
+  } else {
+    j.at("images_per_second").get_to(e.samples_per_second);
+  }
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     if (k == "train_loss" || k == "test_loss" || !it.value().is_number()) continue;

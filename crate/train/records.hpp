@@ -34,15 +34,18 @@ struct EpochRecord {
   std::int64_t epoch = 0;  // 1-based
   double train_loss = 0, test_loss = 0;
   Metrics train, test;     // means over the epoch's examples / the test set
-  double lr = 0, seconds = 0, images_per_second = 0;
+  double lr = 0, seconds = 0, samples_per_second = 0;
+  std::string unit = "img";  // what samples_per_second counts (Task::unit(): "img", "tok")
   double test_accuracy() const { return test.at("accuracy"); }
 };
 
 // {"epoch", "train_loss", "train_<metric>"..., "test_loss", "test_<metric>"..., "lr", "seconds",
-// "images_per_second"}, and back (every "train_*" / "test_*" key other than the losses is a metric;
+// "images_per_second" (unit "img") or "tokens_per_second" (unit "tok")}, and back (every "train_*" / "test_*" key other than the losses is a metric;
 // throws nlohmann::json::exception for a missing field).
 nlohmann::json to_json(const EpochRecord& e);
 EpochRecord epoch_from_json(const nlohmann::json& j);
+// The JSON key of a rate in `unit`: "images_per_second", "tokens_per_second" (else "<unit>_per_second").
+std::string per_second_key(const std::string& unit);
 
 // "loss 0.4499 acc 86.05%": each metric shown as value / count (times 100 for a percentage), so
 // running sums (count = examples) and means (count = 1) print alike. `width` and `decimals` format

@@ -31,9 +31,9 @@ void keep_records_upto(const std::string& path, const char* key, std::int64_t li
 }
 
 void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist, const std::vector<MetricSpec>& metrics,
-                 double label_smoothing) {
+                 double label_smoothing, const std::string& eval_split) {
   const std::string train_label = label_smoothing > 0 ? fmt::format("train (label smoothing {})", label_smoothing) : "train";
-  Series tl{train_label, {}, {}, {}}, vl{"test", {}, {}, {}};
+  Series tl{train_label, {}, {}, {}}, vl{eval_split, {}, {}, {}};
   for (const auto& e : hist) {
     const auto x = static_cast<double>(e.epoch);
     tl.x.push_back(x), tl.y.push_back(e.train_loss);
@@ -42,7 +42,7 @@ void plot_curves(const std::string& path, const std::vector<EpochRecord>& hist, 
   std::vector<Panel> panels{Panel{"loss", "epoch", "cross-entropy", {tl, vl}, false}};
   for (const auto& m : metrics) {
     const double scale = m.percent ? 100.0 : 1.0;
-    Series tr{"train", {}, {}, {}}, te{"test", {}, {}, {}};
+    Series tr{"train", {}, {}, {}}, te{eval_split, {}, {}, {}};
     for (const auto& e : hist) {
       const auto x = static_cast<double>(e.epoch);
       if (auto it = e.train.find(m.name); it != e.train.end()) tr.x.push_back(x), tr.y.push_back(scale * it->second);

@@ -19,8 +19,9 @@ void append_jsonl(const std::string& path, const nlohmann::json& record);
 // Rewrites a JSONL log keeping the records whose `key` is <= `limit` (a resumed run redoes the rest).
 void keep_records_upto(const std::string& path, const char* key, std::int64_t limit);
 
-// Loss (train and test) and each metric (train and test) against the epoch, one panel each.
+// Loss (train and the evaluation split, labelled `eval_split`) and each metric against the epoch, one
+// panel each.
 void plot_curves(const std::string& path, const std::vector<EpochRecord>& history, const std::vector<MetricSpec>& metrics,
-                 double label_smoothing);
+                 double label_smoothing, const std::string& eval_split = "test");
 
 }  // namespace wb::crate

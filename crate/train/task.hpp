@@ -50,8 +50,8 @@ class Task {
   // CRATE layer of layers() (graph tensors, so objectives on them backpropagate).
   virtual TaskStep step(const data::Batch& batch, Phase phase, std::vector<LayerTrace>* traces) = 0;
   virtual std::vector<MetricSpec> metrics() const = 0;
-  virtual const char* unit() const { return "img"; }
-  virtual const char* eval_split() const { return "test"; }  // what the evaluation loader holds, for the terminal  // what `count` counts, for the rate on the terminal
+  virtual const char* unit() const { return "img"; }          // what `count` counts: the rate's unit ("img", "tok")
+  virtual const char* eval_split() const { return "test"; }  // what the evaluation loader holds, for the terminal and plots
   // The CRATE layers the traces of step() belong to, in order.
   virtual std::vector<const CrateLayer*> layers() const = 0;
   // The per-layer measurement of the model on one pass over `loader` (evaluation mode).
