@@ -39,14 +39,30 @@ struct LmFlags {
   bool given(const char* flag) const { return cmd->get_option(flag)->count() > 0; }
 
   void apply(const ModelFlags& model, crate::TrainOptions& o) const {
-    if (model.dim_head || model.patch || model.image_size || model.classes || model.pool || model.attention ||
-        model.mlp || model.output_map || model.dictionary || model.ista_residual || model.learnable_ista || model.f64)
+    if (model.dim_head || model.patch || model.image_size || model.classes || model.pool || model.mlp ||
+        model.mssa_sign || model.output_map || model.dictionary || model.ista_residual || model.learnable_ista ||
+        model.tssa_form || model.layer_scale || model.f64)
       throw std::invalid_argument(
-          "train --task lm: of the model flags only --dim, --depth, --heads, --eta, --lambda and --block-size apply "
-          "(name a crate-gpt-*, crate-lm-* or gpt2-* model for the family)");
+          "train --task lm: of the model flags only --dim, --depth, --heads, --eta, --lambda, --attention and "
+          "--block-size apply (name a crate-gpt-*, crate-lm-* or gpt2-* model for the family)");
     o.text_model = model.name.empty() || model.name == "crate-mini-28" ? "crate-gpt-d256" : model.name;
     crate::TextConfig c = crate::named_text_config(o.text_model);
     bool custom = false;
+    if (model.attention) {
+      c.attention = crate::enum_from_name<crate::AttentionKind>(*model.attention, "--attention");
+      if (c.family == crate::TextFamily::gpt2 && c.attention != crate::AttentionKind::tssa)
+        c.attention = crate::AttentionKind::mssa;  // "standard" or "mssa": the baseline's own attention
+      if (c.family == crate::TextFamily::gpt2 && c.attention == crate::AttentionKind::tssa)
+        throw std::invalid_argument(fmt::format("train --task lm: --attention tssa is not supported on the GPT-2 "
+                                                "baseline '{}' (it runs standard attention); use a crate-gpt-* or "
+                                                "crate-lm-* model",
+                                                o.text_model));
+      if (c.family != crate::TextFamily::gpt2 && c.attention == crate::AttentionKind::standard)
+        throw std::invalid_argument(fmt::format("train --task lm: --attention standard is not supported on '{}' (mssa "
+                                                "or tssa; gpt2-* is the standard-attention baseline)",
+                                                o.text_model));
+      if (c.attention != crate::AttentionKind::mssa) custom = true;
+    }
     if (model.dim) c.dim = *model.dim, custom = true;
     if (model.depth) c.depth = *model.depth, custom = true;
     if (model.heads) c.heads = *model.heads, custom = true;

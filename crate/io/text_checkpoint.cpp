@@ -13,7 +13,8 @@ std::string text_config_json(const TextConfig& c) {
   nlohmann::json j = {{"family", name_of(c.family)}, {"vocab_size", c.vocab_size}, {"block_size", c.block_size},
                       {"dim", c.dim},               {"depth", c.depth},           {"heads", c.heads},
                       {"dict_ratio", c.dict_ratio}, {"ista_steps", c.ista_steps}, {"eta", c.eta},
-                      {"lambda", c.lambda},         {"bias", c.bias},             {"ln_eps", c.ln_eps}};
+                      {"lambda", c.lambda},         {"bias", c.bias},             {"ln_eps", c.ln_eps},
+                      {"attention", name_of(c.attention_kind())}};
   return j.dump();
 }
 
@@ -33,6 +34,8 @@ TextConfig parse_text_config_json(const std::string& text, const std::string& wh
     c.lambda = j.value("lambda", c.lambda);
     c.bias = j.value("bias", c.bias);
     c.ln_eps = j.value("ln_eps", c.ln_eps);
+    // absent in files written before TSSA: the family's own attention
+    if (j.contains("attention")) c.attention = enum_from_name<AttentionKind>(j.at("attention").get<std::string>(), "attention");
     c.validate();
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: bad text model config ({})", where, e.what()));

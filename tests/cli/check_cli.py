@@ -262,7 +262,16 @@ def main():
         lm_checks = ("train --task lm: a tiny run", "generate: tokens and the note on the cropped prompt",
                      "generate: an empty prompt is refused", "generate: a token id out of range is refused",
                      "generate: a tokenizer that disagrees with the checkpoint is refused",
-                     "train --task lm: a tokenizer larger than the model's vocabulary is refused")
+                     "train --task lm: a tokenizer larger than the model's vocabulary is refused",
+                     "train --task lm --attention tssa: a tiny CRATE-GPT run", "generate: from the TSSA checkpoint",
+                     "measure: R^var_c per layer of the TSSA checkpoint")
+        s.check("train --task lm: --attention tssa on the GPT-2 baseline is refused",
+                lambda: s.expect(["train", "--task", "lm", "--model", "gpt2-tiny", "--attention", "tssa", "--out", t / "lm3"],
+                                 False, "whitebox: error:", "--attention tssa is not supported on the GPT-2 baseline"))
+        s.check("train --task lm: model flags that do not apply are named",
+                lambda: s.expect(["train", "--task", "lm", "--model", "crate-gpt-tiny", "--attention", "tssa",
+                                  "--layer-scale", "1", "--out", t / "lm3"], False, "whitebox: error:",
+                                 "only --dim, --depth, --heads, --eta, --lambda, --attention and --block-size apply"))
         if not BROWN.exists():
             for name in lm_checks:
                 s.skip(name, "the Brown corpus is not installed (scripts/setup.sh)")
@@ -288,6 +297,21 @@ def main():
                     lambda: s.expect(["train", "--task", "lm", "--model", "gpt2-tiny", "--tokenizer", "gpt2:1000",
                                       "--out", t / "lm2", "--cache-dir", t / "lmtok"], False, "whitebox: error:",
                                      "V = 1000", "vocabulary of 512 of model"))
+            lmt = t / "lm-tssa"
+            def tssa_lm_run():
+                s.expect(["train", "--task", "lm", "--model", "crate-gpt-tiny", "--attention", "tssa", "--block-size", "16",
+                          "--max-iters", "4", "--eval-every", "2", "--batch-size", "2", "--test-limit", "4", "--out", lmt,
+                          "--cache-dir", t / "lmtok", "--no-plot", "--threads", "1"], True, "validation loss", "tok/s")
+                recorded = json.loads((lmt / "options.json").read_text())["text"]["attention"]
+                assert recorded == "tssa", f"options.json records attention '{recorded}'"
+            s.check(lm_checks[6], tssa_lm_run)
+            s.check(lm_checks[7],
+                    lambda: s.expect(["generate", "--checkpoint", lmt / "model.safetensors", "--prompt", "The jury",
+                                      "--max-tokens", "3", "--seed", "1"], True, "3 generated") and None)
+            s.check(lm_checks[8],
+                    lambda: s.expect(["measure", "--checkpoint", lmt / "model.safetensors", "--limit", "4",
+                                      "--out", t / "lmt-m", "--no-plot"], True, "R^var_c", "wrote") and
+                    (t / "lmt-m.csv").stat() and None)
 
         harness = ("grads", "grads --f64", "eval --f64 reads the checkpoint's configuration",
                    "eval overrides need --model", "train --init-from --freeze (a linear probe)",

@@ -36,6 +36,14 @@ void TextConfig::validate() const {
     positive(dict_ratio, "dict_ratio");
     positive(ista_steps, "ista_steps");
   }
+  if (family == TextFamily::gpt2 && attention == AttentionKind::tssa)
+    throw std::invalid_argument(
+        "text model gpt2: attention 'tssa' is not supported on the GPT-2 baseline, which runs standard attention "
+        "(use a crate-gpt-* or crate-lm-* model for TSSA)");
+  if (family != TextFamily::gpt2 && attention == AttentionKind::standard)
+    throw std::invalid_argument(fmt::format("text model {}: attention must be 'mssa' or 'tssa', got 'standard' (gpt2-* "
+                                            "is the standard-attention baseline)",
+                                            name_of(family)));
   if (dtype != DType::f32 && dtype != DType::f64) throw std::invalid_argument("text model: dtype must be f32 or f64");
 }
 
@@ -59,6 +67,7 @@ std::int64_t count_parameters(const TextConfig& c, bool with_wpe) {
       break;
     }
   }
+  if (c.attention_kind() == AttentionKind::tssa) layer += c.heads + c.heads * c.block_size;  // temp, denom_bias
   return n + c.depth * layer;
 }
 

@@ -6,12 +6,16 @@
 //              two steps from A0 = 0, decoded by the same W; ln_f before the tied head.
 //   gpt2       nanoGPT's GPT-2: c_attn d -> 3d (separate Q, K, V), causal attention, c_proj; a GELU MLP
 //              of 4d; ln_f; tied head; `bias` switches every Linear and LayerNorm bias on or off.
+// attention tssa (crate-gpt, crate-lm only): ToST's causal token-statistics attention in place of the
+//              causal MSSA: x += c_proj(causal_tssa(c_attn(prenorm_1 x), temp, denom_bias)) (ops/tssa.hpp),
+//              linear in T; the ISTA block is unchanged. gpt2 runs its standard attention only.
 // Shape letters: B batch, T tokens (<= block_size), d width, K heads (p = d / K), V vocabulary, L layers.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "crate/blocks/config.hpp"
 #include "tensor/dtype.hpp"
 
 namespace wb::crate {
@@ -30,11 +34,16 @@ struct TextConfig {
   std::int64_t dict_ratio = 4;      // crate-lm: ISTA width r d
   std::int64_t ista_steps = 2;      // crate-lm: proximal steps (crate-gpt: one, from A = x)
   double eta = 0.1, lambda = 0.1;   // ISTA step size and sparsity weight
+  // crate-gpt, crate-lm: mssa (the causal MSSA, official) or tssa (ToST's causal TSSA). gpt2: its
+  // standard attention; mssa (the default) and standard both name it there, tssa is refused.
+  AttentionKind attention = AttentionKind::mssa;
   bool bias = true;                 // gpt2 only (CRATE-GPT ignores the flag, as the official code)
   double ln_eps = 1e-5;
   DType dtype = DType::f32;
 
   std::int64_t dim_head() const { return dim / heads; }  // p
+  // The attention the layers run: standard for gpt2, else `attention`.
+  AttentionKind attention_kind() const { return family == TextFamily::gpt2 ? AttentionKind::standard : attention; }
   // Throws std::invalid_argument naming the field for an inconsistent configuration.
   void validate() const;
 };

@@ -28,6 +28,10 @@ CrateGpt::CrateGpt(const TextConfig& c, Generator& gen) : c_(c) {
     TextNode& proj = attn.child("c_proj");
     l.c_proj_w = &proj.param("weight", normal_init({d, d}, proj_std, dt, gen));
     l.c_proj_b = &proj.param("bias", Tensor::zeros({d}, dt));
+    if (c.attention == AttentionKind::tssa) {  // ToST's names and shapes: temp (K, 1) = 1, denom_bias (K, T, 1) = 0
+      l.temp = &attn.param("temp", Tensor::ones({c.heads, 1}, dt));
+      l.denom_bias = &attn.param("denom_bias", Tensor::zeros({c.heads, c.block_size, 1}, dt));
+    }
     TextNode& ln2 = b.child("prenorm_2");
     l.ln2_w = &ln2.param("weight", Tensor::ones({d}, dt));
     l.ln2_b = &ln2.param("bias", Tensor::zeros({d}, dt));
@@ -59,7 +63,10 @@ Tensor CrateGpt::forward(const Tensor& ids, std::vector<LayerTrace>* traces) con
     const Tensor input = x;
     const Tensor y = ops::layer_norm(x, *l.ln1_w, *l.ln1_b, c_.ln_eps);
     const Tensor q = text_linear(y, *l.c_attn, nullptr);
-    x = ops::add(x, text_linear(ops::tied_causal_attention(q, c_.heads, scale), *l.c_proj_w, l.c_proj_b));
+    Tensor pi;  // TSSA's assignment of tokens to heads (B, T, K)
+    const Tensor att = l.temp != nullptr ? ops::causal_tssa(q, *l.temp, *l.denom_bias, c_.heads, traces != nullptr ? &pi : nullptr)
+                                         : ops::tied_causal_attention(q, c_.heads, scale);
+    x = ops::add(x, text_linear(att, *l.c_proj_w, l.c_proj_b));
     const Tensor z_half = x;
     const Tensor u = ops::layer_norm(x, *l.ln2_w, *l.ln2_b, c_.ln_eps);
     const Tensor& w = *l.ista;
@@ -80,7 +87,7 @@ Tensor CrateGpt::forward(const Tensor& ids, std::vector<LayerTrace>* traces) con
       x = ops::matmul(a, w);
       code = a;
     }
-    if (traces != nullptr) traces->push_back(LayerTrace{input, y, q, z_half, u, code, x, Tensor()});
+    if (traces != nullptr) traces->push_back(LayerTrace{input, y, q, z_half, u, code, x, Tensor(), pi});
   }
   if (lnf_w_ != nullptr) x = ops::layer_norm(x, *lnf_w_, *lnf_b_, c_.ln_eps);
   return ops::matmul(x, ops::transpose(*wte_, 0, 1));

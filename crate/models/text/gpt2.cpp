@@ -69,7 +69,7 @@ Tensor Gpt2::forward(const Tensor& ids, std::vector<LayerTrace>* traces) const {
     const Tensor z_half = x, u = ln(x, l.ln2_w, l.ln2_b);
     const Tensor mlp = text_linear(ops::gelu(text_linear(u, *l.fc_w, l.fc_b)), *l.mproj_w, l.mproj_b);
     x = ops::add(x, mlp);
-    if (traces != nullptr) traces->push_back(LayerTrace{input, y, ops::slice(qkv, 2, d, 2 * d), z_half, u, mlp, x, Tensor()});
+    if (traces != nullptr) traces->push_back(LayerTrace{input, y, ops::slice(qkv, 2, d, 2 * d), z_half, u, mlp, x, Tensor(), Tensor()});
   }
   x = ln(x, lnf_w_, lnf_b_);
   return ops::matmul(x, ops::transpose(*wte_, 0, 1));

@@ -43,8 +43,8 @@ std::vector<BlockConfig> TextModel::layer_configs() const {
   b.eta = c.eta;
   b.lambda = c.lambda;
   b.dtype = c.dtype;
+  b.attention = c.attention_kind();
   if (c.family == TextFamily::gpt2) {
-    b.attention = AttentionKind::standard;
     b.mlp = MlpKind::mlp;
   }
   return std::vector<BlockConfig>(static_cast<std::size_t>(c.depth), b);

@@ -3,7 +3,8 @@
 // where torch is missing). On a fixed batch of a tiny config: the loss and every parameter gradient
 // agree to 1e-10 in float64; ten AdamW steps (betas 0.9, 0.95; decay on >= 2-D tensors) give the same
 // losses to 1e-5 in float32. Negative controls must fail: the causal mask missing, an ln_f added to
-// CRATE-GPT, attn.bias loaded as a parameter.
+// CRATE-GPT, attn.bias loaded as a parameter. CRATE-GPT and CRATE-LM with attention tssa (ToST's causal
+// TSSA, temp and denom_bias moved off their init) agree the same way; without denom_bias they must not.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -68,9 +69,9 @@ Tensor parity_ids(std::uint64_t seed, std::int64_t v) {
 
 std::string config_json(const TextConfig& c) {
   return fmt::format(R"({{"family": "{}", "vocab_size": {}, "block_size": {}, "dim": {}, "depth": {}, "heads": {}, )"
-                     R"("bias": {}, "eta": {}, "lambda": {}, "ista_steps": {}}})",
+                     R"("bias": {}, "eta": {}, "lambda": {}, "ista_steps": {}, "attention": "{}"}})",
                      name_of(c.family), c.vocab_size, c.block_size, c.dim, c.depth, c.heads, c.bias ? "true" : "false",
-                     c.eta, c.lambda, c.ista_steps);
+                     c.eta, c.lambda, c.ista_steps, name_of(c.attention_kind()));
 }
 
 // One run of the peer: the model and batch written to IN, OUT written by the peer when the job succeeds.
@@ -111,10 +112,19 @@ struct GradCase {
   PeerJob job;
 };
 
-GradCase prepare_grads(TextFamily f, const std::string& control, const wbtest::TempDir& dir, int index) {
+GradCase prepare_grads(TextFamily f, const std::string& control, const wbtest::TempDir& dir, int index,
+                       AttentionKind attention = AttentionKind::mssa) {
   Generator g(21);
   TextConfig c = parity_config(f, DType::f64);
+  c.attention = attention;
   GradCase gc{f, make_text_model(c, g), 0, {}};
+  Generator r(24);  // TSSA's temp in [0.5, 1.5), denom_bias in [-0.5, 0.5): derivatives away from the init
+  for (auto& [n, p] : gc.model->named_parameters())
+    if (n.ends_with(".temp") || n.ends_with(".denom_bias")) {
+      std::vector<double> v(static_cast<std::size_t>(p.numel()));
+      for (double& x : v) x = r.uniform() + (n.ends_with(".temp") ? 0.5 : -0.5);
+      prim::copy_(p, Tensor::from_vector(v, p.shape()));
+    }
   const Tensor ids = parity_ids(22, c.vocab_size), y = parity_ids(23, c.vocab_size);
   const Tensor loss = gc.model->loss(ids, y);
   autograd::backward(loss);
@@ -155,13 +165,17 @@ BOOST_AUTO_TEST_CASE(loss_and_every_gradient_f64, *require_text_peer()) {
   std::vector<GradCase> cases;
   for (TextFamily f : {TextFamily::crate_gpt, TextFamily::crate_lm, TextFamily::gpt2})
     cases.push_back(prepare_grads(f, "none", dir, static_cast<int>(cases.size())));
+  for (TextFamily f : {TextFamily::crate_gpt, TextFamily::crate_lm})
+    cases.push_back(prepare_grads(f, "none", dir, static_cast<int>(cases.size()), AttentionKind::tssa));
   const int failed = run_grad_cases(cases, dir);
   BOOST_TEST(failed == 0, peer_errors(dir));
-  for (const GradCase& gc : cases) {
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const GradCase& gc = cases[i];
+    const char* att = i >= 3 ? " (tssa)" : "";
     bool loaded = false;
     const double gap = grad_gap(gc, &loaded);
-    BOOST_TEST(loaded, name_of(gc.family) << ": the peer failed to load the weights");
-    BOOST_TEST(gap < 1e-10, name_of(gc.family) << ": max gap " << gap);
+    BOOST_TEST(loaded, name_of(gc.family) << att << ": the peer failed to load the weights");
+    BOOST_TEST(gap < 1e-10, name_of(gc.family) << att << ": max gap " << gap);
   }
 }
 
@@ -174,6 +188,7 @@ BOOST_AUTO_TEST_CASE(negative_controls_fail, *require_text_peer()) {
   // attn.bias as a parameter: the official state dict then expects a weight that our file lacks, so the
   // strict load refuses (a buffer is not a weight): exactly this one job fails.
   cases.push_back(prepare_grads(TextFamily::crate_gpt, "attn-bias-param", dir, 3));
+  cases.push_back(prepare_grads(TextFamily::crate_gpt, "no-denom-bias", dir, 4, AttentionKind::tssa));
   const int failed = run_grad_cases(cases, dir);
   BOOST_TEST(failed == 1, peer_errors(dir));
   bool loaded = false;
@@ -188,6 +203,9 @@ BOOST_AUTO_TEST_CASE(negative_controls_fail, *require_text_peer()) {
   (void)grad_gap(cases[3], &loaded);
   BOOST_TEST(!loaded, "a strict load with attn.bias as a parameter succeeded");
   BOOST_TEST(wbtest::contains(peer_errors(dir), "attn.bias"));
+  const double no_bias = grad_gap(cases[4], &loaded);
+  BOOST_TEST(loaded);
+  BOOST_TEST(no_bias > 1e-4, "TSSA without denom_bias still agrees (gap " << no_bias << ")");
 }
 
 BOOST_AUTO_TEST_CASE(ten_adamw_steps_f32, *require_text_peer()) {

@@ -17,8 +17,10 @@ description, not from whitebox's C++:
       "grad.<name>" for every parameter, in float64.
   MODE adamw: float32, AdamW(betas=(0.9, 0.95), eps 1e-8, weight_decay 0.1 on tensors of >= 2 dims, none
       on the others), `steps` steps on the fixed batch; OUT holds "losses" (steps,) before each update.
+  With "attention": "tssa" in the config, the CRATE blocks run ToST's causal TSSA (CausalTSSA below).
   Controls (each must break parity): no-mask (the causal mask missing), ln-f (an ln_f added to
-  CRATE-GPT), attn-bias-param (attn.bias a parameter instead of a buffer: the strict load fails).
+  CRATE-GPT), attn-bias-param (attn.bias a parameter instead of a buffer: the strict load fails),
+  no-denom-bias (TSSA without its positional bias).
 CONTROL none runs the model as transcribed. A job that fails writes no OUT. Exit status: the number of
 failed jobs; 2 when torch is missing is told apart by its message on stderr.
 """
@@ -96,6 +98,37 @@ class CausalSSA(nn.Module):
         return self.c_proj(y)
 
 
+class CausalTSSA(nn.Module):
+    """ToST's causal token-statistics attention (crate-family.md §2.7), head k at time t: S_t the running
+    sum of squared projections (clamped at 1e-12), the energy sum_i (W_t^2 / S_t + denom_bias[k, t]),
+    Pi = softmax over heads of temp_k times it, m the Pi-weighted running mean of W^2, and
+    Y = -Pi W / (1 + m); then c_proj. temp (K, 1), denom_bias (K, block_size, 1)."""
+
+    def __init__(self, cfg, control):
+        super().__init__()
+        d, T = cfg["dim"], cfg["block_size"]
+        self.h = cfg["heads"]
+        self.c_attn = nn.Linear(d, d, bias=False)
+        self.c_proj = nn.Linear(d, d, bias=True)
+        self.temp = nn.Parameter(torch.ones(self.h, 1))
+        self.denom_bias = nn.Parameter(torch.zeros(self.h, T, 1))
+        self.use_bias = control != "no-denom-bias"
+
+    def forward(self, x):
+        B, T, C = x.shape
+        w = self.c_attn(x).view(B, T, self.h, C // self.h).transpose(1, 2)  # (B, K, T, p)
+        sq = w * w
+        running = torch.cumsum(sq, dim=2).clamp_min(1e-12)
+        energy = sq / running
+        if self.use_bias:
+            energy = energy + self.denom_bias[:, :T, :]
+        pi = F.softmax(self.temp * energy.sum(dim=-1), dim=1)  # (B, K, T): over heads
+        mass = torch.cumsum(pi, dim=2) + 1e-8
+        m = torch.cumsum(pi.unsqueeze(-1) * sq, dim=2) / mass.unsqueeze(-1)
+        y = -(pi.unsqueeze(-1) * w) / (1.0 + m)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
 class Ista(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -123,7 +156,7 @@ class CrateBlock(nn.Module):
         super().__init__()
         d = cfg["dim"]
         self.prenorm_1 = nn.LayerNorm(d)
-        self.attn = CausalSSA(cfg, control)
+        self.attn = CausalTSSA(cfg, control) if cfg.get("attention") == "tssa" else CausalSSA(cfg, control)
         self.prenorm_2 = nn.LayerNorm(d)
         self.ista = Ista(cfg)
 
@@ -270,7 +303,7 @@ def main():
     for spec in args.jobs:
         parts = spec.split(":")
         if len(parts) != 4 or parts[0] not in ("grads", "adamw") or \
-                parts[3] not in ("none", "no-mask", "ln-f", "attn-bias-param"):
+                parts[3] not in ("none", "no-mask", "ln-f", "attn-bias-param", "no-denom-bias"):
             sys.exit(f"text_peer: bad job {spec!r} (want MODE:IN:OUT:CONTROL)")
         job = argparse.Namespace(mode=parts[0], inp=parts[1], out=parts[2], control=parts[3],
                                  steps=args.steps, lr=args.lr)
